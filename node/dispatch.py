@@ -1,0 +1,172 @@
+"""One command's way through the node, in Redis's processCommand order:
+
+lookup → arity → auth → cluster routing → MULTI queueing → pub/sub context → (OOM) → call → statistics,
+slowlog, propagation. Everything here is synchronous: a command runs to completion on the keyspace, so commands,
+MULTI/EXEC and scripts are atomic without locks.
+
+`execute(client, argv)` returns the encoded reply bytes (b"" when the client asked for no reply).
+"""
+from __future__ import annotations
+
+import logging
+import time
+
+from .client import REPLY_ON, REPLY_SKIP, REPLY_SKIP_NEXT, Client
+from .commands.registry import (ADMIN, DENYOOM, FAST, NO_AUTH, NO_MULTI, PUBSUB, SKIP_SLOWLOG, WRITE, Command,
+                                arity_error)
+from .errors import CommandError
+from .resp import ErrorReply, QUEUED, encode, encode_error
+
+log = logging.getLogger("shoal.node")
+
+_perf_ns = time.perf_counter_ns
+
+# commands that run right away inside MULTI instead of being queued
+_MULTI_IMMEDIATE = frozenset({"exec", "discard", "multi", "watch", "quit", "reset"})
+_PUBSUB_ALLOWED = frozenset({"ping", "subscribe", "ssubscribe", "unsubscribe", "sunsubscribe", "psubscribe",
+                             "punsubscribe", "quit", "reset"})
+
+
+class Blocked(Exception):
+    """Raised by a blocking command that must wait. The server shell parks the client until `keys` change or
+    `timeout` (absolute, seconds since the epoch; 0 = forever) passes, then re-runs `retry()` or sends
+    `on_timeout()`. Implemented by the blocking-commands work; the shape is fixed here."""
+
+    def __init__(self, keys, timeout: float, retry, on_timeout):
+        super().__init__("blocked")
+        self.keys = keys
+        self.timeout = timeout
+        self.retry = retry
+        self.on_timeout = on_timeout
+
+
+def _args_preview(argv: list[bytes]) -> str:
+    parts = []
+    for a in argv[1:]:
+        s = a[:128].decode("utf-8", "replace")
+        parts.append(f"'{s}' ")
+    return "".join(parts)
+
+
+def unknown_command_error(argv: list[bytes]) -> str:
+    name = argv[0][:128].decode("utf-8", "replace")
+    return f"ERR unknown command '{name}', with args beginning with: {_args_preview(argv)}"
+
+
+def lookup(client: Client, argv: list[bytes]) -> tuple[Command | None, str | None]:
+    """The command for argv, or an error text (unknown command/subcommand, wrong arity)."""
+    table = client.state.table
+    cmd = table.by_bytes.get(argv[0])
+    if cmd is None:
+        cmd = table.lookup(argv[0])
+        if cmd is None:
+            return None, unknown_command_error(argv)
+    if cmd.subcommands:
+        if len(argv) < 2:
+            return None, arity_error(cmd.name).msg
+        try:
+            sub = cmd.subcommands.get(argv[1].decode("utf-8").lower())
+        except UnicodeDecodeError:
+            sub = None
+        if sub is None:
+            subname = argv[1][:128].decode("utf-8", "replace")
+            return None, f"ERR unknown subcommand '{subname}'. Try {cmd.name.upper()} HELP."
+        cmd = sub
+    a = cmd.arity
+    n = len(argv)
+    if n != a and (a > 0 or n < -a):
+        cmd.rejected_calls += 1
+        return None, arity_error(cmd.name).msg
+    return cmd, None
+
+
+def execute(client: Client, argv: list[bytes]) -> bytes:
+    state = client.state
+    state.stats.total_commands_processed += 1
+    cmd, error = lookup(client, argv)
+    if cmd is None:
+        if client.in_multi:
+            client.dirty_exec = True
+        return _error_reply(client, error)
+    bits = cmd.bits
+    if not client.authenticated and not bits & NO_AUTH:
+        cmd.rejected_calls += 1
+        return _error_reply(client, "NOAUTH Authentication required.")
+    if state.router is not None:
+        redirect = state.router(client, cmd, argv)
+        if redirect is not None:
+            cmd.rejected_calls += 1
+            if client.in_multi:
+                client.dirty_exec = True
+            return _error_reply(client, redirect)
+    if client.in_multi and cmd.name not in _MULTI_IMMEDIATE:
+        if bits & NO_MULTI:
+            cmd.rejected_calls += 1
+            return _error_reply(client, "ERR Command not allowed inside a transaction")
+        client.multi_queue.append((cmd, argv))
+        return QUEUED
+    if client.proto == 2 and (client.channels or client.patterns or client.shard_channels) \
+            and cmd.name not in _PUBSUB_ALLOWED:
+        cmd.rejected_calls += 1
+        return _error_reply(client, f"ERR Can't execute '{cmd.name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
+                                    "PING / QUIT / RESET are allowed in this context")
+    if state.oom_check is not None and bits & DENYOOM:
+        oom = state.oom_check(client, cmd)
+        if oom is not None:
+            cmd.rejected_calls += 1
+            return _error_reply(client, oom)
+    return call(client, cmd, argv)
+
+
+def call(client: Client, cmd: Command, argv: list[bytes]) -> bytes:
+    """Run a command that passed every check (also used by EXEC and scripts)."""
+    state = client.state
+    dirty = state.dirty
+    t0 = _perf_ns()
+    try:
+        reply = cmd.fn(client, argv)
+    except CommandError as e:
+        cmd.failed_calls += 1
+        reply = None
+        out = _error_reply(client, e.msg)
+    except Blocked:
+        raise
+    except Exception:
+        log.exception("internal error in %s", cmd.name)
+        cmd.failed_calls += 1
+        state.stats.unexpected_error_replies += 1
+        reply = None
+        out = _error_reply(client, f"ERR internal error while running '{cmd.name}'; see the server log")
+    else:
+        if reply.__class__ is ErrorReply:
+            cmd.failed_calls += 1
+            out = _error_reply(client, str(reply))
+        else:
+            out = encode(reply, client.proto)
+    dur = (_perf_ns() - t0) // 1000
+    cmd.calls += 1
+    cmd.usec += dur
+    client.last_cmd = cmd.name
+    if dur >= state.slowlog_threshold >= 0 and not cmd.bits & SKIP_SLOWLOG:
+        state.slowlog_add(client, argv, dur)
+    if state.dirty != dirty and state.propagate_hooks:
+        state.propagate(client.dbid, argv)
+    return out
+
+
+def filter_reply(client: Client, out: bytes) -> bytes:
+    """CLIENT REPLY OFF/SKIP: drop this reply. SKIP drops exactly the reply after the CLIENT REPLY SKIP call."""
+    mode = client.reply_mode
+    if mode == REPLY_SKIP_NEXT:  # this was the CLIENT REPLY SKIP call itself
+        client.reply_mode = REPLY_SKIP
+    elif mode == REPLY_SKIP:
+        client.reply_mode = REPLY_ON
+    return b""
+
+
+def _error_reply(client: Client, msg: str) -> bytes:
+    st = client.state.stats
+    st.total_error_replies += 1
+    code = msg.split(" ", 1)[0]
+    st.errorstats[code] = st.errorstats.get(code, 0) + 1
+    return encode_error(msg)

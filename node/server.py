@@ -1,0 +1,419 @@
+"""The trio shell: listening sockets, one task per client, the cron. The only module doing client socket I/O.
+
+The client loop drives the non-blocking socket directly (`wait_readable` then `recv`, `send` then
+`wait_writable` only on EAGAIN): trio's SocketStream costs about half the CPU of a GET/SET server in checkpoint
+and cancel-scope machinery. Per read: parse every complete request, execute them all, join the replies, one send.
+
+Output that cannot be sent at once waits in the client's backlog; while it is non-empty the client is not read
+(natural backpressure), and a flusher task drains it. Output pushed by *other* clients (pub/sub) goes through
+the same path, so a slow subscriber only grows its own backlog, which `client-output-buffer-limit` caps.
+"""
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import signal
+import socket
+import time
+
+import trio
+
+from .client import REPLY_ON, Client
+from .dispatch import Blocked, execute, filter_reply
+from .resp import ProtocolError, encode, encode_error
+from .state import NodeState
+
+log = logging.getLogger("shoal.node")
+
+READ_SIZE = 64 * 1024
+
+
+class ClientIO:
+    """The socket side of one client: backlog of unsent bytes and the flusher that drains it."""
+
+    __slots__ = ("sock", "backlog", "backlog_bytes", "flushing", "drained", "scope", "client")
+
+    def __init__(self, sock: socket.socket, client: Client):
+        self.sock = sock
+        self.client = client
+        self.backlog: list[bytes] = []
+        self.backlog_bytes = 0
+        self.flushing = False
+        self.drained = trio.Event()
+        self.drained.set()
+        self.scope: trio.CancelScope | None = None
+
+
+class Server:
+    def __init__(self, state: NodeState):
+        self.state = state
+        self.listeners: list[socket.socket] = []
+        self.ios: dict[int, ClientIO] = {}
+        self.nursery: trio.Nursery | None = None
+        self.port = 0
+        self.shutdown_event = trio.Event()
+        state.shutdown_requested = self.request_shutdown
+        state.kill_client = self.kill_client
+        self.shutdown_hooks: list = []
+
+    # ------------------------------------------------------------------ listening
+
+    def bind(self) -> None:
+        cfg = self.state.config
+        port = cfg["port"]
+        addrs = [a for a in cfg["bind"].split() if a]
+        for addr in addrs:
+            optional = addr.startswith("-")
+            addr = addr.lstrip("-")
+            family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+            host = {"*": "0.0.0.0", "::*": "::"}.get(addr, addr)
+            try:
+                s = socket.socket(family, socket.SOCK_STREAM)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:
+                    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                s.bind((host, port))
+                s.listen(cfg["tcp-backlog"])
+                s.setblocking(False)
+            except OSError as e:
+                s.close()
+                if optional or e.errno in (errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL) and optional:
+                    continue
+                raise OSError(e.errno, f"Could not create server TCP listening socket {addr}:{port}: {e.strerror}")
+            self.listeners.append(s)
+            port = port or s.getsockname()[1]
+        self.port = port
+
+    async def serve(self, task_status=trio.TASK_STATUS_IGNORED) -> None:
+        if not self.listeners:
+            self.bind()
+        async with trio.open_nursery() as nursery:
+            self.nursery = nursery
+            for ls in self.listeners:
+                nursery.start_soon(self._accept_loop, ls)
+            nursery.start_soon(self._cron)
+            log.info("Ready to accept connections tcp")
+            task_status.started(self.port)
+            await self.shutdown_event.wait()
+            for fn in self.shutdown_hooks:
+                await fn()
+            nursery.cancel_scope.cancel()
+        for ls in self.listeners:
+            ls.close()
+
+    def request_shutdown(self) -> None:
+        self.shutdown_event.set()
+
+    async def _accept_loop(self, ls: socket.socket) -> None:
+        state = self.state
+        while True:
+            await trio.lowlevel.wait_readable(ls)
+            try:
+                sock, addr = ls.accept()
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError as e:
+                log.warning("Accepting client connection: %s", e)
+                await trio.sleep(0.01)
+                continue
+            sock.setblocking(False)
+            if sock.family in (socket.AF_INET, socket.AF_INET6):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                ka = state.config["tcp-keepalive"]
+                if ka > 0:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            state.stats.total_connections_received += 1
+            if len(state.clients) >= state.config["maxclients"]:
+                state.stats.rejected_connections += 1
+                try:
+                    sock.send(b"-ERR max number of clients reached\r\n")
+                except OSError:
+                    pass
+                sock.close()
+                continue
+            self.nursery.start_soon(self._client_task, sock, addr)
+
+    # ------------------------------------------------------------------ one client
+
+    async def _client_task(self, sock: socket.socket, addr) -> None:
+        state = self.state
+        try:
+            laddr = sock.getsockname()
+        except OSError:
+            sock.close()
+            return
+        client = Client(state, _fmt_addr(addr), _fmt_addr(laddr), sock.fileno())
+        io = ClientIO(sock, client)
+        client.writer = lambda data, io=io: self._write(io, data)
+        state.clients[client.id] = client
+        self.ios[client.id] = io
+        if state.on_client_connect is not None:
+            state.on_client_connect(client)
+        try:
+            with trio.CancelScope() as scope:
+                io.scope = scope
+                await self._client_loop(client, io)
+                if io.backlog and not client.closing:
+                    with trio.move_on_after(5):
+                        await self._drain(io)
+        except Exception:
+            log.exception("client %d: internal error; closing the connection", client.id)
+        finally:
+            self._cleanup(client, io)
+
+    async def _client_loop(self, c: Client, io: ClientIO) -> None:
+        state = self.state
+        stats = state.stats
+        sock = io.sock
+        parser = c.parser
+        wait_readable = trio.lowlevel.wait_readable
+        recv = sock.recv
+        while not c.closing:
+            if io.backlog:
+                await self._drain(io)
+                if c.closing:
+                    return
+            await wait_readable(sock)
+            try:
+                data = recv(READ_SIZE)
+            except (BlockingIOError, InterruptedError):
+                continue
+            except OSError:
+                return
+            if not data:
+                return
+            stats.total_net_input_bytes += len(data)
+            stats.total_reads_processed += 1
+            c.last_interaction = time.time()
+            reqs: list = []
+            perr = None
+            try:
+                parser.feed(data, reqs)
+            except ProtocolError as e:
+                perr = e
+            out: list[bytes] = []
+            for i, argv in enumerate(reqs):
+                if state.paused_until:
+                    await self._wait_pause(c, argv, out, io)
+                try:
+                    r = execute(c, argv)
+                except Blocked as b:
+                    if out:
+                        self._write(io, b"".join(out))
+                        out = []
+                    r = await self._block(c, io, b)
+                if c.reply_mode != REPLY_ON:
+                    r = filter_reply(c, r)
+                if r:
+                    out.append(r)
+                if c.closing or c.close_after_reply:
+                    break
+            if perr is not None and not (c.closing or c.close_after_reply):
+                log.info("Protocol error (%s) from client: id=%d addr=%s", perr, c.id, c.addr)
+                out.append(encode_error("ERR " + str(perr)))
+                c.close_after_reply = True
+            if out:
+                self._write(io, out[0] if len(out) == 1 else b"".join(out))
+            if c.close_after_reply:
+                return
+            pending = parser.pending()
+            if pending > c.query_peak:
+                c.query_peak = pending
+                if pending > state.config["client-query-buffer-limit"]:
+                    log.warning("Closing client that reached max query buffer length: id=%d addr=%s "
+                                "(qbuf initial bytes: %r)", c.id, c.addr, data[:64])
+                    stats.client_query_buffer_limit_disconnections += 1
+                    return
+
+    async def _wait_pause(self, c: Client, argv, out, io) -> None:
+        state = self.state
+        while state.paused_until and time.time() < state.paused_until:
+            if state.pause_writes_only and not state.command_may_write(c, argv):
+                return
+            if out:
+                self._write(io, b"".join(out))
+                out.clear()
+            c.paused_waiting = True
+            try:
+                await trio.sleep(min(0.01, max(0.0, state.paused_until - time.time())))
+            finally:
+                c.paused_waiting = False
+        if state.paused_until and time.time() >= state.paused_until:
+            state.paused_until = 0.0
+
+    async def _block(self, c: Client, io: ClientIO, b: Blocked) -> bytes:
+        """Park the client until a key it waits on changes or the timeout passes (see dispatch.Blocked)."""
+        waiter = self.state.blocking
+        if waiter is None:
+            return encode(b.on_timeout(), c.proto)
+        return await waiter.wait(c, b)
+
+    # ------------------------------------------------------------------ output
+
+    def _write(self, io: ClientIO, data: bytes) -> None:
+        c = io.client
+        if c.closing:
+            return
+        self.state.stats.total_net_output_bytes += len(data)
+        if not io.backlog:
+            try:
+                n = io.sock.send(data)
+            except (BlockingIOError, InterruptedError):
+                n = 0
+            except OSError:
+                c.closing = True
+                if io.scope is not None:
+                    io.scope.cancel()
+                return
+            if n == len(data):
+                return
+            data = data[n:]
+        io.backlog.append(data)
+        io.backlog_bytes += len(data)
+        c.out_pending = io.backlog_bytes
+        if self._over_output_limit(c, io):
+            return
+        if not io.flushing:
+            io.flushing = True
+            io.drained = trio.Event()
+            self.nursery.start_soon(self._flusher, io)
+
+    def _over_output_limit(self, c: Client, io: ClientIO) -> bool:
+        hard, soft, secs = self.state.config["client-output-buffer-limit"][c.kind]
+        n = io.backlog_bytes
+        now = time.time()
+        over = False
+        if hard and n >= hard:
+            over = True
+        elif soft and n >= soft:
+            if not c.out_soft_since:
+                c.out_soft_since = now
+            elif now - c.out_soft_since >= secs:
+                over = True
+        else:
+            c.out_soft_since = 0.0
+        if over:
+            log.warning("Client id=%d addr=%s scheduled to be closed ASAP for overcoming of output buffer "
+                        "limits.", c.id, c.addr)
+            self.state.stats.client_output_buffer_limit_disconnections += 1
+            io.backlog = []
+            io.backlog_bytes = 0
+            c.out_pending = 0
+            self.kill_client(c)
+        return over
+
+    async def _flusher(self, io: ClientIO) -> None:
+        try:
+            await self._drain(io)
+        except (OSError, trio.ClosedResourceError):
+            io.client.closing = True
+            if io.scope is not None:
+                io.scope.cancel()
+        finally:
+            io.flushing = False
+            io.drained.set()
+
+    async def _drain(self, io: ClientIO) -> None:
+        """Send the backlog; returns when it is empty."""
+        if io.flushing and trio.lowlevel.current_task() is not None and not _is_flusher(io):
+            await io.drained.wait()
+            return
+        sock = io.sock
+        while io.backlog:
+            data = io.backlog[0]
+            try:
+                n = sock.send(data)
+            except (BlockingIOError, InterruptedError):
+                await trio.lowlevel.wait_writable(sock)
+                continue
+            except OSError:
+                io.backlog = []
+                io.backlog_bytes = 0
+                io.client.closing = True
+                return
+            io.backlog_bytes -= n
+            if n == len(data):
+                io.backlog.pop(0)
+            else:
+                io.backlog[0] = data[n:]
+            io.client.out_pending = io.backlog_bytes
+
+    def kill_client(self, c: Client) -> None:
+        c.closing = True
+        io = self.ios.get(c.id)
+        if io is not None and io.scope is not None:
+            io.scope.cancel()
+
+    def _cleanup(self, c: Client, io: ClientIO) -> None:
+        state = self.state
+        c.closing = True
+        state.clients.pop(c.id, None)
+        self.ios.pop(c.id, None)
+        try:
+            c.unwatch_all()
+            if state.on_client_disconnect is not None:
+                state.on_client_disconnect(c)
+        except Exception:
+            log.exception("client %d: error while cleaning up", c.id)
+        try:
+            io.sock.close()
+        except OSError:
+            pass
+
+    # ------------------------------------------------------------------ cron
+
+    async def _cron(self) -> None:
+        state = self.state
+        while True:
+            hz = max(1, min(500, state.config["hz"]))
+            await trio.sleep(1.0 / hz)
+            try:
+                self._cron_tick(hz)
+            except Exception:
+                log.exception("error in the server cron")
+
+    def _cron_tick(self, hz: int) -> None:
+        state = self.state
+        now = time.time()
+        state.lru_clock = int(now)
+        # active expiry: at most a quarter of the tick's time (ACTIVE_EXPIRE_CYCLE_SLOW_TIME_PERC)
+        if state.active_expire_enabled and not state.is_replica:
+            deadline = time.perf_counter() + 0.25 / hz
+            for db in state.keyspace.dbs:
+                if db.vol_keys:
+                    db.active_expire_cycle(deadline)
+                if time.perf_counter() > deadline:
+                    state.stats.expired_time_cap_reached_count += 1
+                    break
+        timeout = state.config["timeout"]
+        if timeout:
+            for c in list(state.clients.values()):
+                if (now - c.last_interaction > timeout and c.blocked is None and not c.is_replica_link
+                        and not c.is_master_link and not c.in_pubsub_context()):
+                    log.info("Closing idle client id=%d", c.id)
+                    self.kill_client(c)
+        for fn in state.cron_hooks:
+            fn(now)
+
+
+def _is_flusher(io: ClientIO) -> bool:
+    return False
+
+
+def _fmt_addr(addr) -> str:
+    if isinstance(addr, tuple):
+        host, port = addr[0], addr[1]
+        return f"{host}:{port}"
+    return str(addr or "")
+
+
+def install_signal_handlers(server: Server) -> None:
+    """SIGTERM/SIGINT: shut down cleanly (save if configured, close listeners), as Redis does."""
+
+    def handler(signum, frame):
+        log.warning("Received %s scheduling shutdown...", "SIGINT" if signum == signal.SIGINT else "SIGTERM")
+        trio.lowlevel.current_trio_token().run_sync_soon(server.request_shutdown)
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
