@@ -15,7 +15,7 @@ from .client import REPLY_ON, REPLY_SKIP, REPLY_SKIP_NEXT, Client
 from .commands.registry import (ADMIN, DENYOOM, FAST, NO_AUTH, NO_MULTI, PUBSUB, SKIP_SLOWLOG, WRITE, Command,
                                 arity_error)
 from .errors import CommandError
-from .resp import ErrorReply, QUEUED, encode, encode_error
+from .resp import QUEUED, ErrorReply, Raw, encode, encode_error
 
 log = logging.getLogger("shoal.node")
 
@@ -82,12 +82,26 @@ def lookup(client: Client, argv: list[bytes]) -> tuple[Command | None, str | Non
 
 def execute(client: Client, argv: list[bytes]) -> bytes:
     state = client.state
-    state.stats.total_commands_processed += 1
-    cmd, error = lookup(client, argv)
-    if cmd is None:
-        if client.in_multi:
-            client.dirty_exec = True
-        return _error_reply(client, error)
+    # hot path: a plain command spelled in lower or upper case, right arity, no special client state
+    cmd = state.table.by_bytes.get(argv[0])
+    if cmd is None or cmd.subcommands or (len(argv) != cmd.arity and (cmd.arity > 0 or len(argv) < -cmd.arity)):
+        cmd, error = lookup(client, argv)
+        if cmd is None:
+            if client.in_multi:
+                client.dirty_exec = True
+            return _error_reply(client, error)
+    if (client.in_multi or not client.authenticated or state.router is not None or state.oom_check is not None
+            or client.channels or client.patterns or client.shard_channels):
+        refused = _gate(client, cmd, argv)
+        if refused is not None:
+            return refused
+    return call(client, cmd, argv)
+
+
+def _gate(client: Client, cmd: Command, argv: list[bytes]) -> bytes | None:
+    """The checks only some clients or modes need: AUTH, cluster routing, MULTI queueing, RESP2 pub/sub context,
+    OOM. Returns the reply that replaces the call, or None to go on."""
+    state = client.state
     bits = cmd.bits
     if not client.authenticated and not bits & NO_AUTH:
         cmd.rejected_calls += 1
@@ -115,11 +129,11 @@ def execute(client: Client, argv: list[bytes]) -> bytes:
         if oom is not None:
             cmd.rejected_calls += 1
             return _error_reply(client, oom)
-    return call(client, cmd, argv)
+    return None
 
 
 def call(client: Client, cmd: Command, argv: list[bytes]) -> bytes:
-    """Run a command that passed every check (also used by EXEC and scripts)."""
+    """Run a command that passed every check (also used by EXEC and scripts); returns the encoded reply."""
     state = client.state
     dirty = state.dirty
     t0 = _perf_ns()
@@ -127,7 +141,6 @@ def call(client: Client, cmd: Command, argv: list[bytes]) -> bytes:
         reply = cmd.fn(client, argv)
     except CommandError as e:
         cmd.failed_calls += 1
-        reply = None
         out = _error_reply(client, e.msg)
     except Blocked:
         raise
@@ -135,10 +148,19 @@ def call(client: Client, cmd: Command, argv: list[bytes]) -> bytes:
         log.exception("internal error in %s", cmd.name)
         cmd.failed_calls += 1
         state.stats.unexpected_error_replies += 1
-        reply = None
         out = _error_reply(client, f"ERR internal error while running '{cmd.name}'; see the server log")
     else:
-        if reply.__class__ is ErrorReply:
+        # the common reply shapes inline; everything else through the general encoder
+        rt = reply.__class__
+        if rt is Raw:
+            out = reply
+        elif rt is bytes:
+            out = b"$%d\r\n%b\r\n" % (len(reply), reply)
+        elif rt is int:
+            out = b":%d\r\n" % reply
+        elif reply is None:
+            out = b"$-1\r\n" if client.proto == 2 else b"_\r\n"
+        elif rt is ErrorReply:
             cmd.failed_calls += 1
             out = _error_reply(client, str(reply))
         else:

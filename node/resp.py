@@ -15,6 +15,7 @@ Replies: `encode(value, proto)` from typed Python values (see the reply types be
 from __future__ import annotations
 
 import re
+from itertools import chain
 
 import hiredis
 
@@ -230,28 +231,62 @@ class ExactParser:
 
 # --------------------------------------------------------------------------------------------------- fast parser
 
-# A request is "harmless" for hiredis when no header could declare something Redis would reject or hiredis would
-# pre-allocate: no '*'/'$' followed by '-' or by 7+ digits (>= 1,000,000; Redis's smallest proto-max-bulk-len is
-# 1 MB), no line start with a RESP type byte other than '$' and '*' (hiredis would accept '+x' as an argument), and
-# no array header right after an array header (a nested array hiredis would wait on where Redis fails at once).
-# Payloads can trip the screen too; then that read just takes the exact path.
-_SCREEN = re.compile(rb"[*$](?:-|\d{7})|\r\n[-+:_,#!=(%~|>]|\*\d+\r\n\*")
+# A read may go to hiredis when no header in it could declare something Redis would reject at once or hiredis
+# would pre-allocate: no '*' or '$' followed by '-' or by 7+ digits (>= 1,000,000; Redis's smallest
+# proto-max-bulk-len is 1 MB), and no array header right after an array header (a nested array hiredis would wait
+# on where Redis fails at once). Payloads can trip the screen too; then that read just takes the exact path.
+# Two patterns, each starting with a literal byte: the regex engine only skips ahead quickly to a literal.
+_SCREEN_STAR = re.compile(rb"\*(?:-|\d{7}|\d+\r\n\*)").search
+_SCREEN_DOLLAR = re.compile(rb"\$(?:-|\d{7})").search
 _SCREEN_TAIL = 12  # bytes of the previous read kept so a header split across reads is still seen
 _SAVED_MAX = 4 * 1024 * 1024
+
+# Encoded size of one bulk argument by its length ("$<n>\r\n" + n + "\r\n") and of an array header by its
+# count, precomputed so the size of a parsed request is two C-level lookups per argument.
+_SIZE_TABLE = 1 << 16
+_ARG_SIZE = [len(b"$%d\r\n" % n) + n + 2 for n in range(_SIZE_TABLE)]
+_HDR_SIZE = [len(b"*%d\r\n" % n) for n in range(_SIZE_TABLE)]
+_arg_size = _ARG_SIZE.__getitem__
+_hdr_size = _HDR_SIZE.__getitem__
+_bytes_len = bytes.__len__
+
+
+def _suspicious(data: bytes) -> bool:
+    return _SCREEN_STAR(data) is not None or _SCREEN_DOLLAR(data) is not None
+
+
+def encoded_size(reqs) -> int:
+    """Bytes the requests take as canonical RESP multibulk. Raises TypeError if any argument is not `bytes`
+    (hiredis made a list, int or None of it: Redis would have refused that), IndexError past the size tables."""
+    return (sum(map(_arg_size, map(_bytes_len, chain.from_iterable(reqs))))
+            + sum(map(_hdr_size, map(len, reqs))))
+
+
+def _encoded_size_big(reqs) -> int:
+    size = 0
+    for req in reqs:
+        size += len(b"*%d\r\n" % len(req))
+        for a in req:
+            if a.__class__ is not bytes:
+                raise TypeError
+            size += len(b"$%d\r\n" % len(a)) + len(a) + 2
+    return size
 
 
 class RequestParser:
     """Per-connection request parser: hiredis on harmless traffic, `ExactParser` for the rest.
 
-    The switch between engines happens only at request boundaries. hiredis cannot say whether it holds a
-    partial request, so after each read we check whether the read ends with the last request hiredis returned.
-    While it does not, the raw bytes since the last boundary are kept (up to 4 MB) so that a suspicious read, or
-    anything hiredis balks at, can be re-parsed exactly from that boundary, skipping the requests already handed
-    out. Past 4 MB of one unfinished request, hiredis alone guards it until the next boundary.
+    hiredis is a reply parser, so it accepts things Redis refuses in a request ('+x' or ':1' as an argument, a
+    nested array) and cannot say whether it holds a partial request. Both are settled by byte accounting: the
+    canonical encoded size of the requests hiredis returned since the last request boundary must equal the
+    bytes fed since then (at a boundary), be smaller (a request is still partial), or else something
+    non-canonical was accepted. Non-bytes arguments fail the size computation outright. On any doubt the raw
+    bytes since the boundary (kept up to 4 MB) are re-parsed exactly, skipping the requests already handed out.
+    Engines switch only at boundaries; inline requests always take the exact engine.
     """
 
-    __slots__ = ("exact", "reader", "fast", "boundary", "saved", "saved_len", "done", "tail", "_max_bulk",
-                 "_unauth", "_pre")
+    __slots__ = ("exact", "reader", "fast", "boundary", "saved", "saved_len", "fed", "expected", "done", "tail",
+                 "_max_bulk", "_unauth", "_pre")
 
     def __init__(self, max_bulk: int = 512 * 1024 * 1024):
         self._max_bulk = max_bulk
@@ -262,6 +297,8 @@ class RequestParser:
         self.boundary = True
         self.saved: list[bytes] | None = []  # raw reads since the last boundary; None once given up
         self.saved_len = 0
+        self.fed = 0  # bytes fed to hiredis since the last boundary
+        self.expected = 0  # canonical size of the requests it returned since then
         self.done = 0  # requests handed out since the last boundary
         self.tail = b""
         self._pre: list = []
@@ -290,7 +327,7 @@ class RequestParser:
     def pending(self) -> int:
         """Bytes held for incomplete requests (for the query buffer limit)."""
         if self.fast:
-            return 0 if self.boundary else max(self.saved_len, len(self.tail))
+            return self.fed - self.expected
         return self.exact.pending()
 
     def feed(self, data: bytes, out: list) -> None:
@@ -301,12 +338,12 @@ class RequestParser:
         if not self.fast:
             self._feed_exact(data, out)
         elif self.boundary:
-            if data[0] != 42 or self._unauth or _SCREEN.search(data) is not None:
+            if data[0] != 42 or self._unauth or _suspicious(data):
                 self._to_exact(b"", 0)
                 self._feed_exact(data, out)
             else:
                 self._feed_fast(data, out)
-        elif self.saved is not None and _SCREEN.search(self.tail + data) is not None:
+        elif self.saved is not None and _suspicious(self.tail + data):
             self._to_exact(b"".join(self.saved), self.done)
             self._feed_exact(data, out)
         else:
@@ -325,60 +362,47 @@ class RequestParser:
                     break
                 else:
                     raise _Anomaly
-            # hiredis turns a nested '*N' into a list and ':1' into an int; a nested header follows a "\r\n",
-            # so only look at element types when such headers are at least as many as the requests
-            if not self.boundary or data.count(b"\r\n*") >= len(out) - start:
-                for i in range(start, len(out)):
-                    for a in out[i]:
-                        if a.__class__ is not bytes:
-                            raise _Anomaly
-        except (_Anomaly, hiredis.ProtocolError):
+            got = len(out) - start
+            try:
+                size = encoded_size(out[start:]) if got > 1 else encoded_size((out[start],)) if got else 0
+            except IndexError:
+                size = _encoded_size_big(out[start:])  # an argument of 64 KB or more
+            expected = self.expected + size
+        except (_Anomaly, hiredis.ProtocolError, TypeError):
             self._replay(data, out, start)
             return
-        got = len(out) - start
-        if got and _ends_with_request(data, out[-1]):
+        fed = self.fed + len(data)
+        if expected == fed:
             self.boundary = True
             self.saved = []
-            self.saved_len = 0
-            self.done = 0
-        else:
-            if self.boundary:
-                self.boundary = False
-                self.saved = []
+            self.saved_len = self.fed = self.expected = self.done = 0
+            self.tail = b""
+            return
+        if expected > fed:
+            # hiredis took something shorter than a bulk string ('+x') for an argument
+            self._replay(data, out, start)
+            return
+        self.boundary = False
+        self.fed = fed
+        self.expected = expected
+        self.done += got
+        if self.saved is not None:
+            if self.saved_len + len(data) <= _SAVED_MAX:
+                self.saved.append(data)
+                self.saved_len += len(data)
+            else:
+                self.saved = None
                 self.saved_len = 0
-                self.done = 0
-            self.done += got
-            if self.saved is not None:
-                if self.saved_len + len(data) <= _SAVED_MAX:
-                    self.saved.append(data)
-                    self.saved_len += len(data)
-                else:
-                    self.saved = None
-                    self.saved_len = 0
         self.tail = (self.tail + data)[-_SCREEN_TAIL:] if len(data) < _SCREEN_TAIL else data[-_SCREEN_TAIL:]
 
     def _replay(self, data: bytes, out: list, start: int) -> None:
         """hiredis met something it cannot represent faithfully: parse exactly from the last boundary."""
+        del out[start:]  # the exact parse finds this read's good requests again
         if self.saved is None:
-            del out[start:]
             raise ProtocolError("Protocol error: invalid bulk length")
         replay = b"".join(self.saved) if not self.boundary else b""
-        good = len(out) - start
-        # requests from this read that passed are kept; the exact parse re-finds and skips them
-        del out[start:]
-        self._to_exact(replay, (self.done if not self.boundary else 0))
-        pre, self._pre = self._pre, []
-        out.extend(pre)
-        ex = self.exact
-        ex.feed(data)
-        got: list = []
-        try:
-            ex.parse(got)
-        finally:
-            out.extend(got)
-        if ex.at_boundary() and not self._unauth:
-            self._back_to_fast()
-        del good
+        self._to_exact(replay, self.done if not self.boundary else 0)
+        self._feed_exact(data, out)
 
     def _to_exact(self, replay: bytes, skip: int) -> None:
         ex = ExactParser(self._max_bulk)
@@ -394,14 +418,7 @@ class RequestParser:
         self.fast = False
         self.reader = hiredis.Reader()
         self.saved = []
-        self.saved_len = 0
-        self.done = 0
-
-    def _back_to_fast(self) -> None:
-        self.fast = True
-        self.boundary = True
-        self.exact = None
-        self.tail = b""
+        self.saved_len = self.fed = self.expected = self.done = 0
 
     def _feed_exact(self, data: bytes, out: list) -> None:
         ex = self.exact
@@ -411,39 +428,14 @@ class RequestParser:
         ex.feed(data)
         ex.parse(out)
         if ex.at_boundary() and not self._unauth:
-            self._back_to_fast()
+            self.fast = True
+            self.boundary = True
+            self.exact = None
+            self.tail = b""
 
 
 class _Anomaly(Exception):
     pass
-
-
-def _ends_with_request(data: bytes, req: list) -> bool:
-    """Does `data` end with the RESP encoding of `req` (as far as `data` reaches back)?"""
-    p = len(data)
-    for a in reversed(req):
-        if a.__class__ is not bytes:
-            return False
-        n = len(a)
-        # "$<n>\r\n<a>\r\n" must end at p
-        if p < 2 or data[p - 2:p] != b"\r\n":
-            return False
-        p -= 2
-        if p - n < 0:
-            return data.startswith(a[n - p:], 0) if p else True
-        if not data.startswith(a, p - n):
-            return False
-        p -= n
-        hdr = b"$%d\r\n" % n
-        if p < len(hdr):
-            return hdr.endswith(data[:p])
-        if not data.startswith(hdr, p - len(hdr)):
-            return False
-        p -= len(hdr)
-    hdr = b"*%d\r\n" % len(req)
-    if p < len(hdr):
-        return hdr.endswith(data[:p])
-    return data.startswith(hdr, p - len(hdr))
 
 
 # --------------------------------------------------------------------------------------------------- replies
