@@ -82,16 +82,16 @@ def lookup(client: Client, argv: list[bytes]) -> tuple[Command | None, str | Non
 
 def execute(client: Client, argv: list[bytes]) -> bytes:
     state = client.state
-    # hot path: a plain command spelled in lower or upper case, right arity, no special client state
-    cmd = state.table.by_bytes.get(argv[0])
-    if cmd is None or cmd.subcommands or (len(argv) != cmd.arity and (cmd.arity > 0 or len(argv) < -cmd.arity)):
+    # hot path: a plain command spelled in lower or upper case, right arity, no special client or node state
+    cmd = state.lookup_bytes(argv[0])
+    if cmd is None or cmd.needs_lookup or len(argv) != cmd.arity:
         cmd, error = lookup(client, argv)
         if cmd is None:
             if client.in_multi:
                 client.dirty_exec = True
             return _error_reply(client, error)
-    if (client.in_multi or not client.authenticated or state.router is not None or state.oom_check is not None
-            or client.channels or client.patterns or client.shard_channels):
+    if state.gated or client.in_multi or not client.authenticated or client.channels or client.patterns \
+            or client.shard_channels:
         refused = _gate(client, cmd, argv)
         if refused is not None:
             return refused

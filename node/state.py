@@ -73,8 +73,9 @@ class NodeState:
         self.paused_until = 0.0
         self.pause_writes_only = False
         self.last_save_time = int(time.time())
+        self.lookup_bytes = self.table.by_bytes.get
         # extension points
-        self.router = None  # cluster mode: callable(client, cmd, argv) -> None or an error reply
+        self._router = None
         self.on_key_modified: Callable | None = None  # blocked clients, client tracking
         self.propagate_hooks: list[Callable] = []  # AOF, replication: fn(dbid, argv)
         self.notify_hook: Callable | None = None  # pub/sub delivery of keyspace events
@@ -93,6 +94,26 @@ class NodeState:
         self.slowlog_threshold = self.config["slowlog-log-slower-than"]
         self.config.on_change("notify-keyspace-events", self._notify_changed)
         self.config.on_change("slowlog-log-slower-than", self._slowlog_changed)
+
+    @property
+    def router(self):
+        """Cluster mode: fn(client, cmd, argv) -> None to serve here, or an error text (MOVED, ASK, ...)."""
+        return self._router
+
+    @router.setter
+    def router(self, fn) -> None:
+        self._router = fn
+        self.gated = self._router is not None or self._oom_check is not None
+
+    @property
+    def oom_check(self):
+        """maxmemory: fn(client, cmd) -> None or an OOM error text, for denyoom commands."""
+        return self._oom_check
+
+    @oom_check.setter
+    def oom_check(self, fn) -> None:
+        self._oom_check = fn
+        self.gated = self._router is not None or self._oom_check is not None
 
     def _slowlog_changed(self, v, old) -> None:
         self.slowlog_threshold = v

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -64,6 +65,9 @@ class Command:
     subcommands: dict[str, "Command"] = field(default_factory=dict)
     parent: "Command | None" = None
     bits: int = 0
+    # the dispatcher's fast path applies when the command has no subcommands and a fixed arity; anything else
+    # (variadic arity, subcommands) takes the full lookup
+    needs_lookup: bool = True
     # statistics for INFO commandstats
     calls: int = 0
     usec: int = 0
@@ -96,6 +100,7 @@ class CommandTable:
     def add(self, cmd: Command) -> None:
         if cmd.parent is not None:
             cmd.parent.subcommands[cmd.name.split("|", 1)[1]] = cmd
+            cmd.parent.needs_lookup = True
             return
         self.commands[cmd.name] = cmd
         b = cmd.name.encode()
@@ -188,6 +193,7 @@ def command(name: str, *, arity: int | None = None, flags: str | None = None, ke
             docs=meta.get("docs", {"group": group}), parent=parent,
         )
         cmd.bits = _bits(cmd.flags) | (MOVABLE_KEYS if _movable(cmd) else 0)
+        cmd.needs_lookup = cmd.arity < 0
         tbl.add(cmd)
         fn.command = cmd
         return fn
@@ -224,64 +230,212 @@ def _movable(cmd: Command) -> bool:
 
 
 def get_keys(cmd: Command, argv: list[bytes]) -> list[int]:
-    """Positions in argv of the keys this call touches, following the command's key specs exactly as Redis 7.0's
-    getKeysUsingKeySpecs does (including its quirks: a forward keyword search never looks at the last argument)."""
-    if not cmd.key_specs:
-        return _legacy_keys(cmd, argv)
+    """Positions in argv of the keys this call touches, as Redis 7.0 finds them (see get_keys_and_flags)."""
+    return [pos for pos, _flags in get_keys_and_flags(cmd, argv)]
+
+
+def get_keys_and_flags(cmd: Command, argv: list[bytes]) -> list[tuple[int, list[str]]]:
+    """(position, key-spec flags) of each key, as Redis 7.0's getKeysFromCommandWithSpecs: the key-spec walk when
+    the specs are complete and their flags fixed; otherwise, or when the walk fails, the command's own finder."""
+    specs = cmd.key_specs
+    if not specs:
+        return [(i, []) for i in _legacy_keys(cmd, argv)]  # commands Redis does not have, with a plain range
+    finder = _KEY_FINDERS.get(cmd.name)
+    real = any("not_key" not in s["flags"] for s in specs)
+    variable = any("variable_flags" in s["flags"] for s in specs)
+    if real and not (variable and finder):
+        found = _walk_key_specs(specs, argv)
+        if found is not None:
+            return found
+    return finder(argv) if finder else []
+
+
+def _walk_key_specs(specs: list[dict], argv: list[bytes]):
+    """Redis 7.0's getKeysUsingKeySpecs, quirks included (a forward keyword search never looks at the last
+    argument). None when a spec cannot be followed (unknown, incomplete, or out of range): then the caller
+    falls back to the command's own finder, as Redis does."""
     argc = len(argv)
-    out: list[int] = []
-    for spec in cmd.key_specs:
-        bs = spec.get("begin_search", {})
-        bspec = bs.get("spec", {})
-        first = 0
-        if bs.get("type") == "index":
+    out: list[tuple[int, list[str]]] = []
+    for spec in specs:
+        flags = spec["flags"]
+        if "not_key" in flags:
+            continue
+        bs, fk = spec["begin_search"], spec["find_keys"]
+        bspec, fspec = bs["spec"], fk["spec"]
+        if bs["type"] == "index":
             first = bspec["index"]
-        elif bs.get("type") == "keyword":
-            kw = bspec["keyword"].lower().encode()
-            sf = bspec["startfrom"]
-            start = sf if sf > 0 else argc + sf
-            end = argc - 1 if sf > 0 else 0
-            i = start
-            while i != end:
-                if i >= argc or i < 1:
-                    break
-                if argv[i].lower() == kw:
-                    first = i + 1
-                    break
-                i = i + 1 if start <= end else i - 1
+        elif bs["type"] == "keyword":
+            first = _keyword_search(argv, bspec["keyword"].encode(), bspec["startfrom"])
             if not first:
                 continue
         else:
-            continue
-        fk = spec.get("find_keys", {})
-        fspec = fk.get("spec", {})
-        if fk.get("type") == "range":
-            lastkey, step, limit = fspec["lastkey"], fspec["keystep"], fspec["limit"]
+            return None
+        if fk["type"] == "range":
+            step, lastkey, limit = fspec["keystep"], fspec["lastkey"], fspec["limit"]
             if lastkey >= 0:
                 last = first + lastkey
             elif not limit:
                 last = argc + lastkey
             else:
                 last = first + ((argc - first) // limit + lastkey)
-        elif fk.get("type") == "keynum":
-            idx = first + fspec["keynumidx"]
-            if fspec["keynumidx"] >= argc or idx >= argc:
-                continue
-            n = _ll(argv[idx])
+        elif fk["type"] == "keynum":
+            step, idx = fspec["keystep"], first + fspec["keynumidx"]
+            n = _ll(argv[idx]) if idx < argc else None
             if n is None or n < 0:
-                continue
+                return None
             first += fspec["firstkey"]
-            last = first + n - 1
-            step = fspec["keystep"]
+            last = first + ((n + 2**31) % 2**32 - 2**31) - 1  # Redis casts the count to a C int
         else:
-            continue
-        i = first
-        while i <= last:
-            if i >= argc or i < first:
-                break
-            out.append(i)
-            i += step
+            return None
+        if last >= argc or last < first or first >= argc:
+            return None
+        out.extend((i, flags) for i in range(first, last + 1, step))
+        if "incomplete" in flags:
+            return None
     return out
+
+
+def _keyword_search(argv: list[bytes], keyword: bytes, startfrom: int) -> int:
+    """1 + the position of `keyword`, searched from `startfrom` (from the end if negative); 0 if absent."""
+    argc = len(argv)
+    start = startfrom if startfrom > 0 else argc + startfrom
+    end = argc - 1 if startfrom > 0 else 1
+    step = 1 if start <= end else -1
+    for i in range(start, end, step):
+        if i >= argc or i < 1:
+            break
+        if _is_word(argv[i], keyword):
+            return i + 1
+    return 0
+
+
+def _is_word(arg: bytes, word: bytes) -> bool:
+    """strcasecmp(arg, word) == 0: ASCII case-insensitive, and C stops reading `arg` at a NUL byte."""
+    if b"\0" in arg:
+        arg = arg.split(b"\0", 1)[0]
+    return arg.lower() == word.lower()
+
+
+def _atoi(b: bytes) -> int:
+    """C's atoi as glibc does it (strtol, then truncated to int): leading blanks, a sign, digits, rest ignored."""
+    m = re.match(rb"[ \t\n\v\f\r]*([+-]?[0-9]+)", b)
+    if m is None:
+        return 0
+    v = max(-2**63, min(2**63 - 1, int(m.group(1))))
+    return (v + 2**31) % 2**32 - 2**31
+
+
+# Redis's own key finders (getkeys_proc), used when the specs cannot describe a call. They report flags only
+# where Redis does.
+_RO_ACCESS, _OW_UPDATE = ["RO", "access"], ["OW", "update"]
+_RW_ACCESS_UPDATE, _RW_ACCESS_DELETE = ["RW", "access", "update"], ["RW", "access", "delete"]
+
+
+def _numkeys_finder(store: int, count_at: int, first: int):
+    """genericGetKeys: `count_at` holds how many keys follow from `first`; `store` (if not 0) is one more, last."""
+    def find(argv):
+        num = _atoi(argv[count_at])
+        if num < 1 or num > len(argv) - first:
+            return []
+        keys = [(first + i, []) for i in range(num)]
+        return keys + [(store, [])] if store else keys
+    return find
+
+
+def _sort_keys(argv):
+    keys, store, i = [(1, _RO_ACCESS)], None, 2
+    while i < len(argv):
+        arg = argv[i]
+        if _is_word(arg, b"limit"):
+            i += 2
+        elif _is_word(arg, b"store") and i + 1 < len(argv):
+            store = (i + 1, _OW_UPDATE)  # the last STORE wins, as in SORT itself
+        elif _is_word(arg, b"get") or _is_word(arg, b"by"):
+            i += 1
+        i += 1
+    return keys + [store] if store else keys
+
+
+def _migrate_keys(argv):
+    first, num, i = 3, 1, 6
+    while i < len(argv):
+        arg = argv[i]
+        if _is_word(arg, b"keys"):
+            if argv[3]:
+                num = 0  # a key and KEYS together: a syntax error MIGRATE reports itself
+            else:
+                first, num = i + 1, len(argv) - i - 1
+            break
+        i += 1 if _is_word(arg, b"auth") else 2 if _is_word(arg, b"auth2") else 0
+        i += 1
+    return [(first + j, _RW_ACCESS_DELETE) for j in range(num)]
+
+
+def _georadius_keys(argv):
+    stored, i = None, 5
+    while i < len(argv):
+        if (_is_word(argv[i], b"store") or _is_word(argv[i], b"storedist")) and i + 1 < len(argv):
+            stored = i + 1  # the last one wins, as in GEORADIUS itself
+            i += 1
+        i += 1
+    return [(1, [])] + ([(stored, [])] if stored else [])
+
+
+def _xread_keys(argv):
+    i, streams = 1, None
+    skip = {b"block": 1, b"count": 1, b"group": 2, b"noack": 0}
+    while i < len(argv):
+        word = argv[i].split(b"\0", 1)[0].lower()
+        if word == b"streams":
+            streams = i
+            break
+        if word not in skip:
+            break
+        i += skip[word] + 1
+    num = len(argv) - streams - 1 if streams is not None else 0
+    if num == 0 or num % 2:
+        return []
+    return [(streams + 1 + j, []) for j in range(num // 2)]
+
+
+def _set_keys(argv):
+    gets = any(a[:3].lower() == b"get" and (len(a) == 3 or a[3] == 0) for a in argv[3:])
+    return [(1, _RW_ACCESS_UPDATE if gets else _OW_UPDATE)]
+
+
+def _bitfield_keys(argv):
+    readonly, i, argc = True, 2, len(argv)
+    while i < argc:
+        rest = argc - i - 1
+        if _is_word(argv[i], b"get") and rest >= 2:
+            i += 3
+        elif _is_word(argv[i], b"overflow") and rest >= 1:
+            i += 2
+        else:
+            readonly = False  # SET/INCRBY, or a syntax error: assume it writes
+            break
+    return [(1, _RO_ACCESS if readonly else _RW_ACCESS_UPDATE)]
+
+
+_KEY_FINDERS = {
+    "zunionstore": _numkeys_finder(1, 2, 3), "zinterstore": _numkeys_finder(1, 2, 3),
+    "zdiffstore": _numkeys_finder(1, 2, 3),
+    "zunion": _numkeys_finder(0, 1, 2), "zinter": _numkeys_finder(0, 1, 2), "zdiff": _numkeys_finder(0, 1, 2),
+    "zintercard": _numkeys_finder(0, 1, 2), "sintercard": _numkeys_finder(0, 1, 2),
+    "lmpop": _numkeys_finder(0, 1, 2), "zmpop": _numkeys_finder(0, 1, 2),
+    "blmpop": _numkeys_finder(0, 2, 3), "bzmpop": _numkeys_finder(0, 2, 3),
+    "eval": _numkeys_finder(0, 2, 3), "evalsha": _numkeys_finder(0, 2, 3), "eval_ro": _numkeys_finder(0, 2, 3),
+    "evalsha_ro": _numkeys_finder(0, 2, 3), "fcall": _numkeys_finder(0, 2, 3), "fcall_ro": _numkeys_finder(0, 2, 3),
+    "sort": _sort_keys, "sort_ro": lambda argv: [(1, _RO_ACCESS)], "migrate": _migrate_keys,
+    "georadius": _georadius_keys, "georadiusbymember": _georadius_keys,
+    "xread": _xread_keys, "xreadgroup": _xread_keys, "set": _set_keys, "bitfield": _bitfield_keys,
+}
+
+
+def has_keys(cmd: Command) -> bool:
+    """Redis's doesCommandHaveKeys: a key finder of its own, or a key spec that is not a 'fake' key."""
+    return cmd.name in _KEY_FINDERS or any("not_key" not in s["flags"] for s in cmd.key_specs) \
+        or (not cmd.key_specs and cmd.first_key > 0)
 
 
 def _ll(b: bytes):
