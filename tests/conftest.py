@@ -72,6 +72,8 @@ class ServerProcess:
             return ""
 
     def client(self, **kw) -> redis.Redis:
+        # redis-py 8 speaks RESP3 by default; the tests choose explicitly (RESP2 unless protocol=3 is given)
+        kw.setdefault("protocol", 2)
         return redis.Redis(host=self.host, port=self.port, socket_timeout=10, **kw)
 
     @property
