@@ -150,6 +150,8 @@ class Database:
             data[key] = value
             if self.scan_index is not None:
                 self.scan_index.add(key)
+            if self.state.notify_flags:
+                self.state.notify_keyspace_event("new", key, self.id, "n")  # Redis's dbAdd
         else:
             data[key] = value
             if not keep_ttl and self.expires and key in self.expires:
@@ -164,6 +166,8 @@ class Database:
         if self.scan_index is not None:
             self.scan_index.add(key)
         self.lru[key] = self.state.lru_clock
+        if self.state.notify_flags:
+            self.state.notify_keyspace_event("new", key, self.id, "n")  # Redis's dbAdd
         if self.watched:
             self.touch(key)
 
@@ -205,6 +209,11 @@ class Database:
         clients = self.watched.get(key)
         if clients:
             for c in clients:
+                if c.watched_expired and (self.id, key) in c.watched_expired:
+                    # WATCHed while already expired: deleting it is no logical change (multi.c touchWatchedKey)
+                    c.watched_expired.discard((self.id, key))
+                    if key not in self.data:
+                        continue
                 c.dirty_cas = True
         hook = self.state.on_key_modified
         if hook is not None:
@@ -213,10 +222,7 @@ class Database:
     def flush(self) -> int:
         n = len(self.data)
         if self.watched:
-            for key, clients in self.watched.items():
-                if key in self.data:
-                    for c in clients:
-                        c.dirty_cas = True
+            self.touch_all_watched(None)
         self.data = {}
         self.expires = {}
         self.vol_keys = []
@@ -224,6 +230,22 @@ class Database:
         self.lru = {}
         self.scan_index = None
         return n
+
+    def touch_all_watched(self, replaced_with: "Database | None") -> None:
+        """This database is about to be emptied (FLUSHDB/FLUSHALL) or swapped with `replaced_with` (SWAPDB): break
+        the WATCHes of keys that exist here or there, except on keys already expired when WATCHed that will not
+        come back (multi.c touchAllWatchedKeysInDb)."""
+        other = replaced_with.data if replaced_with is not None else {}
+        for key, clients in self.watched.items():
+            if key not in self.data and key not in other:
+                continue
+            for c in clients:
+                entry = (self.id, key)
+                if c.watched_expired and entry in c.watched_expired:
+                    c.watched_expired.discard(entry)
+                    if key not in other:
+                        continue
+                c.dirty_cas = True
 
     # ------------------------------------------------------------------ expiry
 
@@ -371,13 +393,13 @@ class Keyspace:
 
     def swap(self, a: int, b: int) -> None:
         da, db_ = self.dbs[a], self.dbs[b]
+        if da.watched:
+            da.touch_all_watched(db_)
+        if db_.watched:
+            db_.touch_all_watched(da)
         # clients keep pointing at the same numbered database: swap contents, not objects
         for attr in ("data", "expires", "scan_index", "vol_keys", "vol_pos", "lru", "avg_ttl",
                      "expired_stale_perc"):
             va, vb = getattr(da, attr), getattr(db_, attr)
             setattr(da, attr, vb)
             setattr(db_, attr, va)
-        for d in (da, db_):
-            for key, clients in d.watched.items():
-                for c in clients:
-                    c.dirty_cas = True
