@@ -21,7 +21,7 @@ class Client:
         "channels", "patterns", "shard_channels", "reply_mode", "authenticated", "user", "parser", "closing",
         "close_after_reply", "kill_reason", "writer", "out_pending", "out_soft_since", "flags_extra", "no_evict",
         "no_touch", "readonly", "asking", "blocked", "unblock", "is_replica_link", "is_master_link", "tracking",
-        "query_peak", "resp_errors", "argv_mem", "multi_mem", "kind", "paused_waiting", "watched_expired",
+        "query_peak", "no_block", "resp_errors", "argv_mem", "multi_mem", "kind", "paused_waiting", "watched_expired",
     )
 
     def __init__(self, state: "NodeState", addr: str = "", laddr: str = "", fd: int = -1):
@@ -53,6 +53,10 @@ class Client:
         self.authenticated = True
         self.user = "default"
         self.parser = RequestParser(state.config["proto-max-bulk-len"])
+        if state.config["requirepass"]:
+            # a password is set: AUTH/HELLO first, under the parser's pre-auth size limits until then
+            self.authenticated = False
+            self.parser.unauthenticated = True
         self.closing = False  # drop the connection now
         self.close_after_reply = False  # QUIT, protocol errors: flush, then close
         self.kill_reason = ""
@@ -70,6 +74,7 @@ class Client:
         self.is_master_link = False
         self.tracking = False
         self.query_peak = 0
+        self.no_block = False  # set while running EXEC or a script: blocking commands answer at once
         self.resp_errors = 0
         self.argv_mem = 0
         self.multi_mem = 0

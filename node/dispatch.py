@@ -12,6 +12,7 @@ import logging
 import time
 
 from .client import REPLY_ON, REPLY_SKIP, REPLY_SKIP_NEXT, Client
+from .commands.latency import latency_add_sample
 from .commands.registry import (ADMIN, DENYOOM, FAST, NO_AUTH, NO_MULTI, PUBSUB, SKIP_SLOWLOG, WRITE, Command,
                                 arity_error)
 from .errors import CommandError
@@ -25,6 +26,9 @@ _perf_ns = time.perf_counter_ns
 _MULTI_IMMEDIATE = frozenset({"exec", "discard", "multi", "watch", "quit", "reset"})
 _PUBSUB_ALLOWED = frozenset({"ping", "subscribe", "ssubscribe", "unsubscribe", "sunsubscribe", "psubscribe",
                              "punsubscribe", "quit", "reset"})
+# commands that propagate their own effects (EXEC wraps its writes in MULTI ... EXEC): `call` does not
+# propagate their argv when they changed the dataset
+SELF_PROPAGATING: set[str] = {"exec"}
 
 
 class Blocked(Exception):
@@ -61,7 +65,7 @@ def lookup(client: Client, argv: list[bytes]) -> tuple[Command | None, str | Non
         cmd = table.lookup(argv[0])
         if cmd is None:
             return None, unknown_command_error(argv)
-    if cmd.subcommands:
+    if cmd.subcommands and (len(argv) >= 2 or cmd.fn is None):  # bare COMMAND runs; bare CONFIG is an arity error
         if len(argv) < 2:
             return None, arity_error(cmd.name).msg
         try:
@@ -87,9 +91,10 @@ def execute(client: Client, argv: list[bytes]) -> bytes:
     if cmd is None or cmd.needs_lookup or len(argv) != cmd.arity:
         cmd, error = lookup(client, argv)
         if cmd is None:
-            if client.in_multi:
-                client.dirty_exec = True
-            return _error_reply(client, error)
+            if error.startswith("ERR unknown command"):
+                client.last_cmd = "NULL"
+            return _reject(client, "exec" if argv[0].lower() == b"exec" else None, error)
+    client.last_cmd = cmd.name  # Redis's c->lastcmd: CLIENT LIST shows the command being run
     if state.gated or client.in_multi or not client.authenticated or client.channels or client.patterns \
             or client.shard_channels:
         refused = _gate(client, cmd, argv)
@@ -105,7 +110,7 @@ def _gate(client: Client, cmd: Command, argv: list[bytes]) -> bytes | None:
     bits = cmd.bits
     if not client.authenticated and not bits & NO_AUTH:
         cmd.rejected_calls += 1
-        return _error_reply(client, "NOAUTH Authentication required.")
+        return _reject(client, cmd.name, "NOAUTH Authentication required.")
     if state.router is not None:
         redirect = state.router(client, cmd, argv)
         if redirect is not None:
@@ -116,19 +121,19 @@ def _gate(client: Client, cmd: Command, argv: list[bytes]) -> bytes | None:
     if client.in_multi and cmd.name not in _MULTI_IMMEDIATE:
         if bits & NO_MULTI:
             cmd.rejected_calls += 1
-            return _error_reply(client, "ERR Command not allowed inside a transaction")
+            return _reject(client, cmd.name, "ERR Command not allowed inside a transaction")
         client.multi_queue.append((cmd, argv))
         return QUEUED
     if client.proto == 2 and (client.channels or client.patterns or client.shard_channels) \
             and cmd.name not in _PUBSUB_ALLOWED:
         cmd.rejected_calls += 1
-        return _error_reply(client, f"ERR Can't execute '{cmd.name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / "
-                                    "PING / QUIT / RESET are allowed in this context")
+        return _reject(client, cmd.name, f"ERR Can't execute '{cmd.name}': only (P|S)SUBSCRIBE / "
+                                         "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
     if state.oom_check is not None and bits & DENYOOM:
         oom = state.oom_check(client, cmd)
         if oom is not None:
             cmd.rejected_calls += 1
-            return _error_reply(client, oom)
+            return _reject(client, cmd.name, oom)
     return None
 
 
@@ -142,8 +147,11 @@ def call(client: Client, cmd: Command, argv: list[bytes]) -> bytes:
     except CommandError as e:
         cmd.failed_calls += 1
         out = _error_reply(client, e.msg)
-    except Blocked:
-        raise
+    except Blocked as b:
+        if not client.no_block:
+            raise
+        # inside MULTI/EXEC or a script a blocking command does not block: it answers as if it timed out
+        out = encode(b.on_timeout(), client.proto)
     except Exception:
         log.exception("internal error in %s", cmd.name)
         cmd.failed_calls += 1
@@ -168,10 +176,11 @@ def call(client: Client, cmd: Command, argv: list[bytes]) -> bytes:
     dur = (_perf_ns() - t0) // 1000
     cmd.calls += 1
     cmd.usec += dur
-    client.last_cmd = cmd.name
     if dur >= state.slowlog_threshold >= 0 and not cmd.bits & SKIP_SLOWLOG:
         state.slowlog_add(client, argv, dur)
-    if state.dirty != dirty and state.propagate_hooks:
+    if state.latency_threshold_ms and dur >= state.latency_threshold_ms * 1000:
+        latency_add_sample(state, "fast-command" if cmd.bits & FAST else "command", dur // 1000)
+    if state.dirty != dirty and state.propagate_hooks and cmd.name not in SELF_PROPAGATING:
         state.propagate(client.dbid, argv)
     return out
 
@@ -184,6 +193,21 @@ def filter_reply(client: Client, out: bytes) -> bytes:
     elif mode == REPLY_SKIP:
         client.reply_mode = REPLY_ON
     return b""
+
+
+def _reject(client: Client, name: str | None, msg: str) -> bytes:
+    """Redis's rejectCommand: a command refused before it ran flags an open transaction, and a refused EXEC
+    aborts it, giving the reason without its ERR code."""
+    if client.in_multi:
+        client.dirty_exec = True
+    if name == "exec":
+        client.in_multi = False
+        client.multi_queue = []
+        client.dirty_exec = False
+        client.unwatch_all()
+        reason = msg[4:] if msg.startswith("ERR ") else msg
+        return _error_reply(client, "EXECABORT Transaction discarded because of: " + reason)
+    return _error_reply(client, msg)
 
 
 def _error_reply(client: Client, msg: str) -> bytes:

@@ -94,7 +94,7 @@ class ScanIndex:
 
 
 class Database:
-    __slots__ = ("id", "data", "expires", "state", "watched", "scan_index", "vol_keys", "vol_pos", "lru",
+    __slots__ = ("id", "data", "expires", "state", "watched", "blocked", "scan_index", "vol_keys", "vol_pos", "lru",
                  "avg_ttl", "expired_stale_perc")
 
     def __init__(self, dbid: int, state: "NodeState"):
@@ -103,6 +103,7 @@ class Database:
         self.data: dict = {}
         self.expires: dict = {}
         self.watched: dict = {}  # key → set of clients WATCHing it
+        self.blocked: dict = {}  # keys some client is blocked on (BLPOP...), see node/blocking.py
         self.scan_index: ScanIndex | None = None
         # volatile keys in a list too, so the active expiry cycle can sample them at random in O(1)
         self.vol_keys: list = []
@@ -157,7 +158,7 @@ class Database:
             if not keep_ttl and self.expires and key in self.expires:
                 self._drop_expire(key)
         self.lru[key] = self.state.lru_clock
-        if self.watched:
+        if self.watched or self.blocked:
             self.touch(key)
 
     def add(self, key, value) -> None:
@@ -168,13 +169,13 @@ class Database:
         self.lru[key] = self.state.lru_clock
         if self.state.notify_flags:
             self.state.notify_keyspace_event("new", key, self.id, "n")  # Redis's dbAdd
-        if self.watched:
+        if self.watched or self.blocked:
             self.touch(key)
 
     def replace(self, key, value) -> None:
         """Change the value of an existing key in place, keeping its TTL (APPEND, SETRANGE, INCR...)."""
         self.data[key] = value
-        if self.watched:
+        if self.watched or self.blocked:
             self.touch(key)
 
     def delete(self, key) -> bool:
@@ -183,7 +184,7 @@ class Database:
         if self.expires and key in self.expires and self._expire_if_needed(key):
             return False
         self._remove(key)
-        if self.watched:
+        if self.watched or self.blocked:
             self.touch(key)
         return True
 
@@ -200,7 +201,7 @@ class Database:
         v = self.get(key)
         if v is not None:
             self._remove(key)
-            if self.watched:
+            if self.watched or self.blocked:
                 self.touch(key)
         return v
 
@@ -215,6 +216,8 @@ class Database:
                     if key not in self.data:
                         continue
                 c.dirty_cas = True
+        if self.blocked and key in self.blocked:
+            self.state.blocking.key_modified(self.id, key)
         hook = self.state.on_key_modified
         if hook is not None:
             hook(self, key)
@@ -295,7 +298,7 @@ class Database:
         st.stats.expired_keys += 1
         st.notify_keyspace_event("expired", key, self.id, "x")
         st.propagate_del(self.id, key)
-        if self.watched:
+        if self.watched or self.blocked:
             self.touch(key)
 
     def active_expire_cycle(self, deadline: float, sample: int = 20) -> int:

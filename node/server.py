@@ -167,6 +167,7 @@ class Server:
         stats = state.stats
         sock = io.sock
         parser = c.parser
+        blocking = state.blocking
         wait_readable = trio.lowlevel.wait_readable
         recv = sock.recv
         while not c.closing:
@@ -203,6 +204,8 @@ class Server:
                         self._write(io, b"".join(out))
                         out = []
                     r = await self._block(c, io, b)
+                if blocking.ready:
+                    blocking.serve_ready()
                 if c.reply_mode != REPLY_ON:
                     r = filter_reply(c, r)
                 if r:
@@ -243,11 +246,28 @@ class Server:
             state.paused_until = 0.0
 
     async def _block(self, c: Client, io: ClientIO, b: Blocked) -> bytes:
-        """Park the client until a key it waits on changes or the timeout passes (see dispatch.Blocked)."""
-        waiter = self.state.blocking
-        if waiter is None:
-            return encode(b.on_timeout(), c.proto)
-        return await waiter.wait(c, b)
+        """Park the client until a key it waits on changes or the timeout passes (see node/blocking.py). Meanwhile
+        its socket is watched so that a client hanging up while blocked leaves no trace."""
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._watch_hangup, c, io, nursery.cancel_scope)
+            reply = await self.state.blocking.wait(c, b)
+            nursery.cancel_scope.cancel()
+        return reply
+
+    async def _watch_hangup(self, c: Client, io: ClientIO, scope: trio.CancelScope) -> None:
+        await trio.lowlevel.wait_readable(io.sock)
+        try:
+            data = io.sock.recv(1, socket.MSG_PEEK)
+        except (BlockingIOError, InterruptedError):
+            data = b"?"
+        except OSError:
+            data = b""
+        if not data:
+            c.closing = True
+            if io.scope is not None:
+                io.scope.cancel()
+        # otherwise the client pipelined more requests: they wait in the socket until it is served
+        await trio.sleep_forever()
 
     # ------------------------------------------------------------------ output
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Callable
 
 from .commands.registry import TABLE, CommandTable
 from .config import Config
+from .blocking import BlockingManager
 from .keyspace import Keyspace
 
 if TYPE_CHECKING:
@@ -86,7 +87,7 @@ class NodeState:
         self.on_client_connect: Callable | None = None
         self.on_client_disconnect: Callable | None = None
         self.kill_client: Callable | None = None  # set by the server shell: fn(client)
-        self.blocking = None  # the blocked-clients manager (BLPOP & co.), see dispatch.Blocked
+        self.blocking = BlockingManager(self)  # clients blocked on keys (BLPOP & co.), see dispatch.Blocked
         self.active_expire_enabled = True
         self.cron_hooks: list[Callable] = []  # fn(now) each cron tick
         self.info_sections: dict[str, Callable] = {}  # extra INFO sections from other rooms: name → fn() -> str
@@ -94,6 +95,8 @@ class NodeState:
         self.slowlog_threshold = self.config["slowlog-log-slower-than"]
         self.config.on_change("notify-keyspace-events", self._notify_changed)
         self.config.on_change("slowlog-log-slower-than", self._slowlog_changed)
+        from .info import install as _install_server_hooks  # INFO metrics sampler, latency threshold cache
+        _install_server_hooks(self)
 
     @property
     def router(self):
