@@ -10,9 +10,16 @@ succeeds hands its reply to the parked task, which sends it.
 
 So a pushed element goes to the longest-waiting client, a client blocked on several keys is served by whichever
 becomes ready first, and a retry that pushes (BLMOVE) makes its destination ready in turn.
+
+Before each `retry()` the manager sets `blocked.ready_key` to the key being offered: Redis serves a client from
+that key only (BLPOP a b, woken by b, pops b even if a filled up in the same EXEC). A retry that changed the data
+may set `blocked.argv` to what should be propagated (BLPOP served → LPOP key); the manager propagates it.
+A client that hung up is dropped from every queue at once (`cancel`), so it is never served an element it
+cannot receive.
 """
 from __future__ import annotations
 
+import logging
 from collections import deque
 from typing import TYPE_CHECKING
 
@@ -20,10 +27,24 @@ import trio
 
 from .resp import encode
 
+log = logging.getLogger("shoal.node")
+
 if TYPE_CHECKING:
     from .client import Client
-    from .dispatch import Blocked
     from .state import NodeState
+
+
+class Blocked(Exception):
+    """Raised by a blocking command that must wait. The server shell parks the client until `keys` change or
+    `timeout` (absolute, seconds since the epoch; 0 = forever) passes, then re-runs `retry()` or sends
+    `on_timeout()`. Implemented by the blocking-commands work; the shape is fixed here."""
+
+    def __init__(self, keys, timeout: float, retry, on_timeout):
+        super().__init__("blocked")
+        self.keys = keys
+        self.timeout = timeout
+        self.retry = retry
+        self.on_timeout = on_timeout
 
 
 class Waiter:
@@ -36,6 +57,11 @@ class Waiter:
         self.event = trio.Event()
         self.reply: bytes | None = None
         self.done = False
+
+    @property
+    def timeout(self) -> float:
+        """Absolute deadline (epoch seconds, 0 = none), for INFO's clients_in_timeout_table."""
+        return self.blocked.timeout
 
 
 class BlockingManager:
@@ -56,12 +82,17 @@ class BlockingManager:
                 self.state.keyspace[dk[0]].blocked[dk[1]] = True
             q.append(w)
         client.blocked = w
+        # CLIENT UNBLOCK calls client.unblock(error) while the client waits here
+        client.unblock = lambda error: self.unblock(
+            client, b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n" if error
+            else encode(blocked.on_timeout(), client.proto))
         self.blocked_clients += 1
         return w
 
     def remove(self, w: Waiter) -> None:
         if w.client.blocked is w:
             w.client.blocked = None
+            w.client.unblock = None
             self.blocked_clients -= 1
         for dk in w.keys:
             q = self.waiters.get(dk)
@@ -79,12 +110,28 @@ class BlockingManager:
         if (dbid, key) in self.waiters:
             self.ready[(dbid, key)] = None
 
+    def on_swapdb(self, a: int, b: int) -> None:
+        """SWAPDB: waiters stay with their database number, whose contents changed; every waited key that now
+        exists there is ready (Redis's scanDatabaseForReadyKeys)."""
+        for dk in self.waiters:
+            if dk[0] in (a, b) and dk[1] in self.state.keyspace[dk[0]].data:
+                self.ready[dk] = None
+
+    def cancel(self, client: "Client") -> None:
+        """The client hung up while blocked: leave its queues now, before anything can be served to it."""
+        w = client.blocked
+        if w is not None and not w.done:
+            w.done = True
+            self.remove(w)
+            w.event.set()
+
     # ------------------------------------------------------------------ serving
 
     def serve_ready(self) -> None:
         """Offer every ready key to its waiters, oldest first, until no key is ready."""
-        from .dispatch import Blocked
 
+
+        state = self.state
         rounds = 0
         while self.ready and rounds < 10000:
             rounds += 1
@@ -93,20 +140,35 @@ class BlockingManager:
             q = self.waiters.get(dk)
             if not q:
                 continue
+            db = state.keyspace[dk[0]]
             for w in list(q):
                 if w.done:
                     continue
                 c = w.client
+                if c.closing:  # hung up (or killed) but its task has not run yet: never serve it
+                    self.cancel(c)
+                    continue
+                if dk[1] not in db.data:
+                    break  # the key is gone (emptied by the last one served): nothing for anyone
+                w.blocked.ready_key = dk[1]
+                dirty = state.dirty
                 try:
                     value = w.blocked.retry()
                 except Blocked:
                     continue  # nothing for this one (yet): it keeps its place
                 except Exception as e:  # a retry that fails answers the client with the error
                     from .errors import CommandError
-                    msg = e.msg if isinstance(e, CommandError) else "ERR internal error while serving a blocked client"
+                    if isinstance(e, CommandError):
+                        msg = e.msg
+                    else:
+                        log.exception("internal error while serving blocked client %d", c.id)
+                        msg = "ERR internal error while serving a blocked client"
                     w.reply = b"-%s\r\n" % msg.encode()
                 else:
                     w.reply = encode(value, c.proto)
+                    argv = getattr(w.blocked, "argv", None)
+                    if argv and state.dirty != dirty and state.propagate_hooks:
+                        state.propagate(c.dbid, argv)
                 self._finish(w)
                 if dk not in self.waiters:
                     break

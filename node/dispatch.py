@@ -12,9 +12,9 @@ import logging
 import time
 
 from .client import REPLY_ON, REPLY_SKIP, REPLY_SKIP_NEXT, Client
-from .commands.latency import latency_add_sample
 from .commands.registry import (ADMIN, DENYOOM, FAST, NO_AUTH, NO_MULTI, PUBSUB, SKIP_SLOWLOG, WRITE, Command,
                                 arity_error)
+from .blocking import Blocked  # noqa: F401  (commands raise it; re-exported for them)
 from .errors import CommandError
 from .resp import QUEUED, ErrorReply, Raw, encode, encode_error
 
@@ -29,19 +29,6 @@ _PUBSUB_ALLOWED = frozenset({"ping", "subscribe", "ssubscribe", "unsubscribe", "
 # commands that propagate their own effects (EXEC wraps its writes in MULTI ... EXEC): `call` does not
 # propagate their argv when they changed the dataset
 SELF_PROPAGATING: set[str] = {"exec"}
-
-
-class Blocked(Exception):
-    """Raised by a blocking command that must wait. The server shell parks the client until `keys` change or
-    `timeout` (absolute, seconds since the epoch; 0 = forever) passes, then re-runs `retry()` or sends
-    `on_timeout()`. Implemented by the blocking-commands work; the shape is fixed here."""
-
-    def __init__(self, keys, timeout: float, retry, on_timeout):
-        super().__init__("blocked")
-        self.keys = keys
-        self.timeout = timeout
-        self.retry = retry
-        self.on_timeout = on_timeout
 
 
 def _args_preview(argv: list[bytes]) -> str:
@@ -179,6 +166,7 @@ def call(client: Client, cmd: Command, argv: list[bytes]) -> bytes:
     if dur >= state.slowlog_threshold >= 0 and not cmd.bits & SKIP_SLOWLOG:
         state.slowlog_add(client, argv, dur)
     if state.latency_threshold_ms and dur >= state.latency_threshold_ms * 1000:
+        from .commands.latency import latency_add_sample  # rare: only past latency-monitor-threshold
         latency_add_sample(state, "fast-command" if cmd.bits & FAST else "command", dur // 1000)
     if state.dirty != dirty and state.propagate_hooks and cmd.name not in SELF_PROPAGATING:
         state.propagate(client.dbid, argv)
