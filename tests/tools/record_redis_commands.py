@@ -7,15 +7,23 @@ talks to it over a raw socket (RESP2 and RESP3, no third-party client), reads
 
 * ``node/commands/data/redis_commands.json`` -- interface facts only (names,
   arity, flags, ACL categories, key specs, tips, argument trees, since,
-  group, doc flags, ...).  Redis's prose (``summary``, ``complexity`` and the
-  text of ``history`` entries) is NOT stored; only the history versions are.
-* ``node/commands/data/descriptions.json`` -- Shoal's own prose.  Existing
-  entries are never overwritten; missing ones are added as placeholders
-  (``""``; a complexity that is a bare formula such as ``O(1)`` is a fact,
-  not prose, and is filled in directly) and listed in a warning.
-* ``tests/unit/data/command_replies/*.bin`` -- raw reply bytes of a few
-  COMMAND INFO / COMMAND DOCS calls in RESP2 and RESP3, used as fixtures by
-  the byte-exact encoder tests.
+  group, doc flags, ...).  Redis's prose (``summary``, ``complexity``, the
+  text of ``history`` entries and key-spec ``notes``) is NOT stored; only the
+  history versions are, and a key spec Redis annotates keeps ``"notes": null``
+  to say that the field is sent.
+* ``node/commands/data/descriptions.json`` -- Shoal's own prose
+  (``summary``, ``complexity``, ``history`` as [version, text] pairs, and
+  ``key_spec_notes``: one entry per key spec, null where Redis has no note).
+  Existing entries are never overwritten; missing ones are added as
+  placeholders (``""``; a complexity that is a bare formula such as ``O(1)``
+  is a fact, not prose, and is filled in directly) and listed in a warning.
+* ``tests/unit/data/command_replies/*.bin`` -- the reply bytes of a few
+  COMMAND INFO / COMMAND DOCS calls in RESP2 and RESP3, exactly as Redis sent
+  them except that every prose string is replaced by ours from
+  descriptions.json (so Redis's wording is not committed), and that the
+  subcommands of a COMMAND DOCS reply are sorted by name (Redis sends them in
+  hash-table order, which changes from process to process).  The byte-exact
+  encoder tests compare Shoal's replies with these.
 
 Usage:  python tests/tools/record_redis_commands.py [--redis-server PATH]
 """
@@ -132,18 +140,18 @@ class Conn:
         if t == b"#":
             return ("boolean", rest == b"t")
         if t == b"_":
-            return ("null", None)
+            return ("null", None)  # RESP3 null
         if t in (b"$", b"!", b"="):
             n = int(rest)
             if n < 0:
-                return ("null", None)
+                return ("null_bulk", None)
             data = self._exact(n).decode()
             kind = {b"$": "bulk", b"!": "blob_error", b"=": "verbatim"}[t]
             return (kind, data)
         if t in (b"*", b"~", b">"):
             n = int(rest)
             if n < 0:
-                return ("null", None)
+                return ("null_array", None)
             kind = {b"*": "array", b"~": "set", b">": "push"}[t]
             return (kind, [self._node() for _ in range(n)])
         if t in (b"%", b"|"):
@@ -189,6 +197,106 @@ def pairs(node):
     if kind in ("array", "set"):
         return [(plain(val[i]), val[i + 1]) for i in range(0, len(val), 2)]
     raise TypeError(f"not a map-like node: {kind}")
+
+
+def encode(node) -> bytes:
+    """The wire bytes of a node tree: the inverse of ``Conn._node``."""
+    kind, val = node
+    if kind in ("simple", "error", "double"):
+        return b"%s%s\r\n" % ({"simple": b"+", "error": b"-", "double": b","}[kind],
+                               val.encode())
+    if kind in ("integer", "bignum"):
+        return b"%s%d\r\n" % (b":" if kind == "integer" else b"(", val)
+    if kind == "boolean":
+        return b"#t\r\n" if val else b"#f\r\n"
+    if kind in ("null", "null_bulk", "null_array"):
+        return {"null": b"_\r\n", "null_bulk": b"$-1\r\n",
+                "null_array": b"*-1\r\n"}[kind]
+    if kind in ("bulk", "blob_error", "verbatim"):
+        data = val.encode()
+        mark = {"bulk": b"$", "blob_error": b"!", "verbatim": b"="}[kind]
+        return b"%s%d\r\n%s\r\n" % (mark, len(data), data)
+    if kind in ("array", "set", "push"):
+        mark = {"array": b"*", "set": b"~", "push": b">"}[kind]
+        return b"%s%d\r\n" % (mark, len(val)) + b"".join(encode(v) for v in val)
+    if kind in ("map", "attribute"):
+        mark = b"%" if kind == "map" else b"|"
+        return b"%s%d\r\n" % (mark, len(val)) + b"".join(
+            encode(k) + encode(v) for k, v in val)
+    raise RespError(f"cannot encode node kind {kind}")
+
+
+# --------------------------------------------------------------------------
+# Fixtures: Redis's replies with Shoal's prose in place of Redis's
+# --------------------------------------------------------------------------
+
+def map_items(node):
+    """The (key node, value node) pairs of a RESP3 map or RESP2 flat array."""
+    kind, val = node
+    if kind == "map":
+        return list(val)
+    return [(val[i], val[i + 1]) for i in range(0, len(val), 2)]
+
+
+def rebuild_map(node, items):
+    kind, _ = node
+    if kind == "map":
+        return ("map", items)
+    return (kind, [x for pair in items for x in pair])
+
+
+def ours(desc: dict, name: str, field: str, index: int | None = None) -> str:
+    entry = desc.get(name, {}).get(field)
+    if index is not None:
+        item = entry[index] if entry and index < len(entry) else None
+        if field == "history":
+            return item[1] if item else ""
+        return item or ""
+    return entry or ""
+
+
+def with_our_info_prose(info, desc):
+    """A COMMAND INFO entry with our key-spec notes (and its subcommands')."""
+    kind, vals = info
+    vals = list(vals)
+    name = vals[0][1].lower()
+    specs = []
+    for i, spec in enumerate(vals[8][1]):
+        items = [(k, ("bulk", ours(desc, name, "key_spec_notes", i)))
+                 if plain(k) == "notes" else (k, v) for k, v in map_items(spec)]
+        specs.append(rebuild_map(spec, items))
+    vals[8] = (vals[8][0], specs)
+    vals[9] = (vals[9][0], [with_our_info_prose(sub, desc) for sub in vals[9][1]])
+    return (kind, vals)
+
+
+def with_our_docs_prose(name, docs, desc):
+    """A COMMAND DOCS map with our prose, subcommands sorted by name."""
+    items = []
+    for k, v in map_items(docs):
+        key = plain(k)
+        if key in ("summary", "complexity"):
+            v = ("bulk", ours(desc, name, key))
+        elif key == "history":
+            v = (v[0], [(h[0], [h[1][0], ("bulk", ours(desc, name, "history", i))])
+                        for i, h in enumerate(v[1])])
+        elif key == "subcommands":
+            subs = [(sk, with_our_docs_prose(plain(sk).lower(), sv, desc))
+                    for sk, sv in map_items(v)]
+            v = rebuild_map(v, sorted(subs, key=lambda pair: plain(pair[0])))
+        items.append((k, v))
+    return rebuild_map(docs, items)
+
+
+def fixture_bytes(cmd, node, raw, desc) -> bytes:
+    if encode(node) != raw:
+        raise SystemExit(f"re-encoding {cmd} does not give Redis's bytes back")
+    if cmd[1] == "INFO":
+        node = (node[0], [with_our_info_prose(i, desc) for i in node[1]])
+    else:
+        node = rebuild_map(node, [(k, with_our_docs_prose(plain(k).lower(), v, desc))
+                                  for k, v in map_items(node)])
+    return encode(node)
 
 
 # --------------------------------------------------------------------------
@@ -392,7 +500,7 @@ def convert_argument(node, order: OrderMerger):
 
 def convert_docs(name, node, docs_order, arg_order, prose_out, all_docs):
     """Fill all_docs[name] (facts) and prose_out[name] (Redis prose)."""
-    docs, prose, keys = {}, {}, []
+    docs, prose, keys = {}, prose_out.setdefault(name, {}), []
     for key, val in pairs(node):
         keys.append(key)
         if key == "summary" or key == "complexity":
@@ -412,10 +520,9 @@ def convert_docs(name, node, docs_order, arg_order, prose_out, all_docs):
     docs_order.add(keys)
     docs["prose_fields"] = [k for k in keys if k in PROSE_DOC_FIELDS]
     all_docs[name] = docs
-    prose_out[name] = prose
 
 
-def convert_info(node, out: dict):
+def convert_info(node, out: dict, prose: dict):
     vals = node[1]
     entry = {}
     for field, item in zip(INFO_FIELDS, vals):
@@ -423,10 +530,16 @@ def convert_info(node, out: dict):
             continue
         entry[field] = plain(item)
     name = entry["name"].lower()
+    notes = [spec.get("notes") for spec in entry["key_specs"]]
+    if any(n is not None for n in notes):
+        prose.setdefault(name, {})["key_spec_notes"] = notes
+    for spec in entry["key_specs"]:
+        if "notes" in spec:
+            spec["notes"] = None  # Redis sends a note here; the words are ours
     entry["name"] = name
     subs = []
     for sub in vals[9][1]:
-        subs.append(convert_info(sub, out))
+        subs.append(convert_info(sub, out, prose))
     if subs:
         entry["subcommands"] = sorted(subs)
     out[name] = entry
@@ -468,12 +581,24 @@ def update_descriptions(redis_prose: dict) -> list[str]:
                     print(f"warning: {name} history[{i}] is {hist[i][0]} in "
                           f"descriptions.json but {version} in Redis",
                           file=sys.stderr)
+        if "key_spec_notes" in rp:
+            # One entry per key spec; null where Redis has no note.
+            notes = entry.setdefault("key_spec_notes", [])
+            for i, text in enumerate(rp["key_spec_notes"]):
+                if i >= len(notes):
+                    notes.append(None if text is None else "")
+                elif text is not None and notes[i] is None:
+                    notes[i] = ""
+                else:
+                    continue
+                if text is not None:
+                    missing.append(f"{name}.key_spec_notes[{i}]")
     # Keep file sorted by command name; key order inside entries is fixed.
     ordered = {}
     for name in sorted(desc):
         e = desc[name]
-        ordered[name] = {k: e[k] for k in ("summary", "complexity", "history")
-                         if k in e}
+        ordered[name] = {k: e[k] for k in ("summary", "complexity", "history",
+                                           "key_spec_notes") if k in e}
         for k in e:
             ordered[name].setdefault(k, e[k])
     DESCRIPTIONS_JSON.write_text(
@@ -499,12 +624,11 @@ def record(binary: str) -> None:
 
         census = TypeCensus()
 
-        # Raw fixtures.
-        FIXTURE_DIR.mkdir(parents=True, exist_ok=True)
+        # Fixture replies; written once our prose is known (below).
+        fixtures = {}
         for fname, cmd in FIXTURES.items():
             for proto, conn in (("resp2", r2), ("resp3", r3)):
-                _node, raw = conn.call(*cmd)
-                (FIXTURE_DIR / f"{fname}.{proto}.bin").write_bytes(raw)
+                fixtures[f"{fname}.{proto}.bin"] = (cmd, *conn.call(*cmd))
 
         count = plain(r3.call("COMMAND", "COUNT")[0])
 
@@ -523,11 +647,11 @@ def record(binary: str) -> None:
                 census.docs(proto, d)
 
         commands: dict = {}
+        all_docs, redis_prose = {}, {}
         for cmd in info3[1]:
-            convert_info(cmd, commands)
+            convert_info(cmd, commands, redis_prose)
 
         docs_order, arg_order = OrderMerger(), OrderMerger()
-        all_docs, redis_prose = {}, {}
         for name, d in pairs(docs3):
             convert_docs(name.lower(), d, docs_order, arg_order,
                          redis_prose, all_docs)
@@ -561,7 +685,10 @@ def record(binary: str) -> None:
                     "order; absent fields are skipped. summary/complexity/"
                     "history come from descriptions.json (docs.prose_fields "
                     "says which ones Redis emits); history_versions gives the "
-                    "history entry versions. 'subcommands' is a map of "
+                    "history entry versions. A key spec with 'notes': null "
+                    "means Redis sends a note there; the text is ours, "
+                    "descriptions.json key_spec_notes[spec index]. "
+                    "'subcommands' is a map of "
                     "subcommand name -> docs map. Argument maps use "
                     "'argument' order. Redis emits top-level commands and "
                     "subcommands in hash-table order, which is randomised per "
@@ -577,6 +704,11 @@ def record(binary: str) -> None:
         COMMANDS_JSON.write_text(
             json.dumps(result, indent=1, ensure_ascii=False) + "\n")
         missing = update_descriptions(redis_prose)
+
+        desc = json.loads(DESCRIPTIONS_JSON.read_text())
+        FIXTURE_DIR.mkdir(parents=True, exist_ok=True)
+        for fname, (cmd, node, raw) in fixtures.items():
+            (FIXTURE_DIR / fname).write_bytes(fixture_bytes(cmd, node, raw, desc))
 
         print(f"redis {version}: {len(top)} commands, {len(subs)} subcommands"
               f" -> {COMMANDS_JSON.relative_to(ROOT)}")
