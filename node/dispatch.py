@@ -34,13 +34,13 @@ SELF_PROPAGATING: set[str] = {"exec"}
 def _args_preview(argv: list[bytes]) -> str:
     parts = []
     for a in argv[1:]:
-        s = a[:128].decode("utf-8", "replace")
+        s = a[:128].decode("utf-8", "surrogateescape")
         parts.append(f"'{s}' ")
     return "".join(parts)
 
 
 def unknown_command_error(argv: list[bytes]) -> str:
-    name = argv[0][:128].decode("utf-8", "replace")
+    name = argv[0][:128].decode("utf-8", "surrogateescape")
     return f"ERR unknown command '{name}', with args beginning with: {_args_preview(argv)}"
 
 
@@ -60,7 +60,7 @@ def lookup(client: Client, argv: list[bytes]) -> tuple[Command | None, str | Non
         except UnicodeDecodeError:
             sub = None
         if sub is None:
-            subname = argv[1][:128].decode("utf-8", "replace")
+            subname = argv[1][:128].decode("utf-8", "surrogateescape")
             return None, f"ERR unknown subcommand '{subname}'. Try {cmd.name.upper()} HELP."
         cmd = sub
     a = cmd.arity

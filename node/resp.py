@@ -571,4 +571,4 @@ def encode_error(msg: str) -> bytes:
     """`-msg\\r\\n`, with newlines flattened as Redis does so an error never breaks the stream."""
     if "\r" in msg or "\n" in msg:
         msg = msg.replace("\r", " ").replace("\n", " ")
-    return b"-%s\r\n" % msg.encode("utf-8", "replace")
+    return b"-%s\r\n" % msg.encode("utf-8", "surrogateescape")
