@@ -31,17 +31,27 @@ _PUBSUB_ALLOWED = frozenset({"ping", "subscribe", "ssubscribe", "unsubscribe", "
 SELF_PROPAGATING: set[str] = {"exec"}
 
 
+def _cstr(b: bytes, limit: int) -> str:
+    """printf's `%.*s` of a C string: up to `limit` bytes, stopping at a NUL."""
+    nul = b.find(b"\0", 0, limit)
+    return b[:limit if nul < 0 else nul].decode("utf-8", "surrogateescape")
+
+
 def _args_preview(argv: list[bytes]) -> str:
-    parts = []
+    # Redis lists arguments until the text reaches 128 bytes, each cut to what is left of those 128
+    out = ""
+    n = 0
     for a in argv[1:]:
-        s = a[:128].decode("utf-8", "surrogateescape")
-        parts.append(f"'{s}' ")
-    return "".join(parts)
+        if n >= 128:
+            break
+        s = "'" + _cstr(a, 128 - n) + "' "
+        out += s
+        n += len(s.encode("utf-8", "surrogateescape"))
+    return out
 
 
 def unknown_command_error(argv: list[bytes]) -> str:
-    name = argv[0][:128].decode("utf-8", "surrogateescape")
-    return f"ERR unknown command '{name}', with args beginning with: {_args_preview(argv)}"
+    return f"ERR unknown command '{_cstr(argv[0], 128)}', with args beginning with: {_args_preview(argv)}"
 
 
 def lookup(client: Client, argv: list[bytes]) -> tuple[Command | None, str | None]:
@@ -60,8 +70,7 @@ def lookup(client: Client, argv: list[bytes]) -> tuple[Command | None, str | Non
         except UnicodeDecodeError:
             sub = None
         if sub is None:
-            subname = argv[1][:128].decode("utf-8", "surrogateescape")
-            return None, f"ERR unknown subcommand '{subname}'. Try {cmd.name.upper()} HELP."
+            return None, f"ERR unknown subcommand '{_cstr(argv[1], 128)}'. Try {cmd.name.upper()} HELP."
         cmd = sub
     a = cmd.arity
     n = len(argv)

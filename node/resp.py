@@ -113,6 +113,17 @@ def split_args(line: bytes) -> list[bytes] | None:
 # --------------------------------------------------------------------------------------------------- exact parser
 
 
+def _strchr(buf, ch: bytes, pos: int) -> int:
+    """Redis finds line ends with C's strchr, which stops at a NUL byte: a NUL before the terminator means "not
+    found yet" (until the 64 KB limit turns it into an error)."""
+    i = buf.find(ch, pos)
+    if i < 0:
+        return -1
+    if buf.find(b"\0", pos, i) >= 0:
+        return -1
+    return i
+
+
 class ExactParser:
     """Incremental request parser with Redis's semantics, in pure Python.
 
@@ -136,8 +147,9 @@ class ExactParser:
         self.buf += data
 
     def pending(self) -> int:
-        """Bytes received but not yet part of a complete request."""
-        return len(self.buf) - self.pos + sum(len(a) for a in self.args)
+        """Unparsed bytes, as Redis's query buffer counts them: arguments already complete in an unfinished
+        request do not count."""
+        return len(self.buf) - self.pos
 
     def at_boundary(self) -> bool:
         return self.multibulk == 0 and self.pos >= len(self.buf)
@@ -163,7 +175,7 @@ class ExactParser:
 
     def _inline(self):
         buf = self.buf
-        nl = buf.find(b"\n", self.pos)
+        nl = _strchr(buf, b"\n", self.pos)
         if nl < 0:
             if len(buf) - self.pos > PROTO_INLINE_MAX_SIZE:
                 raise ProtocolError("Protocol error: too big inline request")
@@ -179,7 +191,7 @@ class ExactParser:
     def _line(self, kind: str):
         """The header line at pos (up to '\\r'), or None if it has not fully arrived."""
         buf = self.buf
-        cr = buf.find(b"\r", self.pos)
+        cr = _strchr(buf, b"\r", self.pos)
         if cr < 0:
             if len(buf) - self.pos > PROTO_INLINE_MAX_SIZE:
                 raise ProtocolError(f"Protocol error: too big {kind} count string")
@@ -232,12 +244,16 @@ class ExactParser:
 # --------------------------------------------------------------------------------------------------- fast parser
 
 # A read may go to hiredis when no header in it could declare something Redis would reject at once or hiredis
-# would pre-allocate: no '*' or '$' followed by '-' or by 7+ digits (>= 1,000,000; Redis's smallest
-# proto-max-bulk-len is 1 MB), and no array header right after an array header (a nested array hiredis would wait
-# on where Redis fails at once). Payloads can trip the screen too; then that read just takes the exact path.
-# Two patterns, each starting with a literal byte: the regex engine only skips ahead quickly to a literal.
-_SCREEN_STAR = re.compile(rb"\*(?:-|\d{7}|\d+\r\n\*)").search
-_SCREEN_DOLLAR = re.compile(rb"\$(?:-|\d{7})").search
+# would pre-allocate or read differently: no '*' or '$' followed by a non-digit (a sign, a bad count), by digits
+# and then anything but '\r', or by 7+
+# digits (>= 1,000,000; Redis's smallest proto-max-bulk-len is 1 MB), no array header right after an array header
+# (a nested array hiredis would wait on where Redis fails at once), and no line starting with a RESP type byte
+# other than '$' and '*' ('+x', '=8 txt:x', ':1' are arguments to hiredis, errors to Redis). Payloads can trip the
+# screen too; then that read just takes the exact path. Each pattern starts with a literal byte: the regex engine
+# only skips ahead quickly to a literal, so three searches beat one alternation.
+_SCREEN_STAR = re.compile(rb"\*(?:\D|\d{7}|\d+[^\d\r]|\d+\r\n\*)").search
+_SCREEN_DOLLAR = re.compile(rb"\$(?:\D|\d{7}|\d+[^\d\r])").search
+_SCREEN_LINE = re.compile(rb"\n[-+:_,#!=(%~|>]").search
 _SCREEN_TAIL = 12  # bytes of the previous read kept so a header split across reads is still seen
 _SAVED_MAX = 4 * 1024 * 1024
 
@@ -252,7 +268,10 @@ _bytes_len = bytes.__len__
 
 
 def _suspicious(data: bytes) -> bool:
-    return _SCREEN_STAR(data) is not None or _SCREEN_DOLLAR(data) is not None
+    # a '\r' not followed by '\n': Redis ends a header at the '\r' and skips the next byte whatever it is,
+    # hiredis insists on "\r\n"
+    return (_SCREEN_STAR(data) is not None or _SCREEN_DOLLAR(data) is not None
+            or _SCREEN_LINE(data) is not None or data.count(b"\r") != data.count(b"\r\n"))
 
 
 def encoded_size(reqs) -> int:
@@ -286,7 +305,7 @@ class RequestParser:
     """
 
     __slots__ = ("exact", "reader", "fast", "boundary", "saved", "saved_len", "fed", "expected", "done", "tail",
-                 "_max_bulk", "_unauth", "_pre")
+                 "_max_bulk", "_unauth", "_pre", "_pre_error")
 
     def __init__(self, max_bulk: int = 512 * 1024 * 1024):
         self._max_bulk = max_bulk
@@ -302,6 +321,7 @@ class RequestParser:
         self.done = 0  # requests handed out since the last boundary
         self.tail = b""
         self._pre: list = []
+        self._pre_error: ProtocolError | None = None
 
     @property
     def max_bulk(self) -> int:
@@ -325,10 +345,17 @@ class RequestParser:
             self.exact.unauthenticated = v
 
     def pending(self) -> int:
-        """Bytes held for incomplete requests (for the query buffer limit)."""
+        """Bytes held for incomplete requests, an upper bound (cheap: used after every read)."""
         if self.fast:
             return self.fed - self.expected
         return self.exact.pending()
+
+    def precise_pending(self) -> int:
+        """Unparsed bytes as Redis's query buffer counts them (complete arguments of an unfinished request do not
+        count). On the fast engine this re-parses the unfinished request exactly, when its bytes were kept."""
+        if self.fast and not self.boundary and self.saved is not None:
+            self._to_exact(b"".join(self.saved), self.done)
+        return self.pending()
 
     def feed(self, data: bytes, out: list) -> None:
         """Parse `data`, appending complete requests to `out`. Raises ProtocolError after filling `out` with the
@@ -411,9 +438,15 @@ class RequestParser:
         if replay:
             ex.feed(replay)
             got: list = []
-            ex.parse(got)
-            # the first `skip` requests were already handed out by hiredis
-            self._pre = got[skip:]
+            try:
+                ex.parse(got)
+            except ProtocolError as e:
+                # the requests before the fault still run; the error is raised once they are handed out
+                self._pre = got[skip:]
+                self._pre_error = e
+            else:
+                # the first `skip` requests were already handed out by hiredis
+                self._pre = got[skip:]
         self.exact = ex
         self.fast = False
         self.reader = hiredis.Reader()
@@ -425,6 +458,9 @@ class RequestParser:
         if self._pre:
             out.extend(self._pre)
             self._pre = []
+        if self._pre_error is not None:
+            err, self._pre_error = self._pre_error, None
+            raise err
         ex.feed(data)
         ex.parse(out)
         if ex.at_boundary() and not self._unauth:
