@@ -409,6 +409,11 @@ class RequestParser:
             # hiredis took something shorter than a bulk string ('+x') for an argument
             self._replay(data, out, start)
             return
+        p = expected - self.fed  # where the unfinished request starts in this read, if it starts here
+        if 0 <= p < len(data) and data[p] != 42:
+            # not an array: Redis reads it as an inline command, hiredis would wait for a reply type's end
+            self._replay(data, out, start)
+            return
         self.boundary = False
         self.fed = fed
         self.expected = expected

@@ -11,8 +11,10 @@ the same path, so a slow subscriber only grows its own backlog, which `client-ou
 from __future__ import annotations
 
 import errno
+import functools
 import logging
 import os
+import select
 import signal
 import socket
 import time
@@ -32,7 +34,7 @@ READ_SIZE = 64 * 1024
 class ClientIO:
     """The socket side of one client: backlog of unsent bytes and the flusher that drains it."""
 
-    __slots__ = ("sock", "backlog", "backlog_bytes", "flushing", "drained", "scope", "client")
+    __slots__ = ("sock", "backlog", "backlog_bytes", "flushing", "drained", "scope", "client", "batch", "pushq")
 
     def __init__(self, sock: socket.socket, client: Client):
         self.sock = sock
@@ -43,6 +45,10 @@ class ClientIO:
         self.drained = trio.Event()
         self.drained.set()
         self.scope: trio.CancelScope | None = None
+        # the replies of the batch the client is running, while it runs: output pushed to the client meanwhile
+        # (pub/sub messages its own commands caused) joins them in order, as Redis appends to one reply buffer
+        self.batch: list[bytes] | None = None
+        self.pushq: list[bytes] = []  # pushed output waiting for the push flusher (see Server._push)
 
 
 class Server:
@@ -56,6 +62,8 @@ class Server:
         state.shutdown_requested = self.request_shutdown
         state.kill_client = self.kill_client
         self.shutdown_hooks: list = []
+        self.push_pending: list[ClientIO] = []  # clients with a non-empty pushq
+        self.push_wakeup = trio.Event()
 
     # ------------------------------------------------------------------ listening
 
@@ -93,6 +101,7 @@ class Server:
             for ls in self.listeners:
                 nursery.start_soon(self._accept_loop, ls)
             nursery.start_soon(self._cron)
+            nursery.start_soon(self._push_flusher)
             log.info("Ready to accept connections tcp")
             task_status.started(self.port)
             await self.shutdown_event.wait()
@@ -145,7 +154,7 @@ class Server:
             return
         client = Client(state, _fmt_addr(addr), _fmt_addr(laddr), sock.fileno())
         io = ClientIO(sock, client)
-        client.writer = lambda data, io=io: self._write(io, data)
+        client.writer = functools.partial(self._push, io)
         state.clients[client.id] = client
         self.ios[client.id] = io
         if state.on_client_connect is not None:
@@ -194,24 +203,30 @@ class Server:
             except ProtocolError as e:
                 perr = e
             out: list[bytes] = []
+            io.batch = out
             for i, argv in enumerate(reqs):
                 if state.paused_until:
+                    io.batch = None
                     await self._wait_pause(c, argv, out, io)
+                    io.batch = out
                 try:
                     r = execute(c, argv)
                 except Blocked as b:
+                    io.batch = None
                     if out:
                         self._write(io, b"".join(out))
-                        out = []
+                        out.clear()
                     r = await self._block(c, io, b)
-                if blocking.ready:
-                    blocking.serve_ready()
+                    io.batch = out
                 if c.reply_mode != REPLY_ON:
                     r = filter_reply(c, r)
                 if r:
                     out.append(r)
+                if blocking.ready:  # after the reply: what serving them pushes to this client comes after it
+                    blocking.serve_ready()
                 if c.closing or c.close_after_reply:
                     break
+            io.batch = None
             if perr is not None and not (c.closing or c.close_after_reply):
                 log.info("Protocol error (%s) from client: id=%d addr=%s", perr, c.id, c.addr)
                 out.append(encode_error("ERR " + str(perr)))
@@ -223,7 +238,8 @@ class Server:
             pending = parser.pending()
             if pending > c.query_peak:
                 c.query_peak = pending
-                if pending > state.config["client-query-buffer-limit"]:
+                limit = state.config["client-query-buffer-limit"]
+                if pending > limit and parser.precise_pending() > limit:
                     log.warning("Closing client that reached max query buffer length: id=%d addr=%s "
                                 "(qbuf initial bytes: %r)", c.id, c.addr, data[:64])
                     stats.client_query_buffer_limit_disconnections += 1
@@ -262,19 +278,58 @@ class Server:
             data = b"?"
         except OSError:
             data = b""
-        if not data:
-            c.closing = True
-            if io.scope is not None:
-                io.scope.cancel()
-        # otherwise the client pipelined more requests: they wait in the socket until it is served
+        # The client pipelined more requests: they wait in the socket until it is served, and a hang-up behind
+        # them cannot be seen by reading; poll for the peer's FIN (POLLRDHUP) now and then instead.
+        while data:
+            await trio.sleep(0.1)
+            data = b"" if _peer_hung_up(io.sock) else b"?"
+        self.state.blocking.cancel(c)  # out of every queue before anything is served to it
+        c.closing = True
+        if io.scope is not None:
+            io.scope.cancel()
         await trio.sleep_forever()
 
     # ------------------------------------------------------------------ output
+
+    def _push(self, io: ClientIO, data: bytes) -> None:
+        """Output not caused by the client's own request (pub/sub messages, invalidations). It waits in the
+        client's pushq until the running task yields, then goes out in one send with whatever else was pushed
+        meanwhile: a pipelined publisher costs each subscriber one send per batch, not one per message (Redis
+        likewise writes each client's buffer once per event-loop turn)."""
+        if io.batch is not None:
+            io.batch.append(data)
+            return
+        q = io.pushq
+        if not q:
+            self.push_pending.append(io)
+            if len(self.push_pending) == 1:
+                self.push_wakeup.set()
+        q.append(data)
+
+    async def _push_flusher(self) -> None:
+        while True:
+            await self.push_wakeup.wait()
+            self.push_wakeup = trio.Event()
+            pending = self.push_pending
+            self.push_pending = []
+            for io in pending:
+                q = io.pushq
+                if q:
+                    io.pushq = []
+                    try:
+                        self._write(io, q[0] if len(q) == 1 else b"".join(q))
+                    except Exception:
+                        log.exception("client %d: error while sending pushed output", io.client.id)
 
     def _write(self, io: ClientIO, data: bytes) -> None:
         c = io.client
         if c.closing:
             return
+        if io.pushq:  # pushed output still waiting goes first
+            q = io.pushq
+            io.pushq = []
+            q.append(data)
+            data = b"".join(q)
         self.state.stats.total_net_output_bytes += len(data)
         if not io.backlog:
             try:
@@ -325,7 +380,7 @@ class Server:
 
     async def _flusher(self, io: ClientIO) -> None:
         try:
-            await self._drain(io)
+            await self._send_backlog(io)
         except (OSError, trio.ClosedResourceError):
             io.client.closing = True
             if io.scope is not None:
@@ -335,10 +390,13 @@ class Server:
             io.drained.set()
 
     async def _drain(self, io: ClientIO) -> None:
-        """Send the backlog; returns when it is empty."""
-        if io.flushing and trio.lowlevel.current_task() is not None and not _is_flusher(io):
+        """Return once the backlog is sent: wait for the flusher if one runs, else send it here."""
+        if io.flushing:
             await io.drained.wait()
-            return
+        else:
+            await self._send_backlog(io)
+
+    async def _send_backlog(self, io: ClientIO) -> None:
         sock = io.sock
         while io.backlog:
             data = io.backlog[0]
@@ -356,7 +414,8 @@ class Server:
             if n == len(data):
                 io.backlog.pop(0)
             else:
-                io.backlog[0] = data[n:]
+                # a memoryview slice: a big reply sent in pieces is not copied once per piece
+                io.backlog[0] = memoryview(data)[n:]
             io.client.out_pending = io.backlog_bytes
 
     def kill_client(self, c: Client) -> None:
@@ -417,7 +476,13 @@ class Server:
             fn(now)
 
 
-def _is_flusher(io: ClientIO) -> bool:
+def _peer_hung_up(sock) -> bool:
+    """Has the peer closed its end (or the connection failed), even with unread data still queued?"""
+    poller = select.poll()
+    poller.register(sock.fileno(), select.POLLIN | getattr(select, "POLLRDHUP", 0))
+    for _, ev in poller.poll(0):
+        if ev & (getattr(select, "POLLRDHUP", 0) | select.POLLHUP | select.POLLERR | select.POLLNVAL):
+            return True
     return False
 
 
