@@ -53,7 +53,8 @@ class Waiter:
     def __init__(self, client: "Client", blocked: "Blocked"):
         self.client = client
         self.blocked = blocked
-        self.keys = [(client.dbid, k) for k in blocked.keys]
+        # a key named twice (BLPOP k k 0) waits once, as in Redis's blockForKeys
+        self.keys = list(dict.fromkeys((client.dbid, k) for k in blocked.keys))
         self.event = trio.Event()
         self.reply: bytes | None = None
         self.done = False
