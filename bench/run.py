@@ -29,6 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR))
+import pubsub_fanout  # noqa: E402  (a custom runner for one row of SPECS)
+
 REPO_ROOT = BENCH_DIR.parent
 HOST = "127.0.0.1"  # all traffic stays on loopback
 SERVERS = ("redis", "shoal", "ceiling")
@@ -48,12 +51,16 @@ class Spec:
     servers: which servers run it (the ceiling only knows GET/SET).
     setup:   commands sent with redis-cli before the benchmark, e.g. to fill a
              sorted set: [["ZADD", "z", "1", "a", "2", "b"]].
+    runner:  instead of redis-benchmark, fn(port, pipeline, requests, clients) -> a
+             result dict like run_benchmark's ("rps", or "error"); e.g. the pub/sub
+             fan-out, whose rps is delivered messages per second.
     """
 
     name: str
     args: tuple[str, ...]
     servers: tuple[str, ...] = SERVERS
     setup: tuple[tuple[str, ...], ...] = field(default=())
+    runner: object = None
 
 
 NO_CEILING = ("redis", "shoal")
@@ -64,6 +71,8 @@ SPECS: list[Spec] = [
     Spec("INCR", ("-t", "incr"), NO_CEILING),
     Spec("LPUSH", ("-t", "lpush"), NO_CEILING),
     Spec("MSET (10 keys)", ("-t", "mset"), NO_CEILING),
+    # 100 subscribers on one channel; rps = delivered messages/s (bench/pubsub_fanout.py)
+    Spec("PUBLISH fan-out x100", (), NO_CEILING, runner=pubsub_fanout.run),
     # Later groups, for example:
     # Spec("ZRANGE z 0 99", ("ZRANGE", "z", "0", "99"), NO_CEILING,
     #      setup=(("ZADD", "z", *[x for i in range(100) for x in (str(i), f"m{i}")]),)),
@@ -307,7 +316,10 @@ def main(argv: list[str] | None = None) -> int:
                         print(f"  {server.name} died (exit {server.proc.returncode})")
                         continue
                     run_setup(server.port, spec)
-                    r = run_benchmark(server.port, spec, pipeline, n, args.clients)
+                    if spec.runner is not None:
+                        r = spec.runner(server.port, pipeline, n, args.clients)
+                    else:
+                        r = run_benchmark(server.port, spec, pipeline, n, args.clients)
                     r = {"test": spec.name, "pipeline": pipeline, "server": server.name} | r
                     results.append(r)
                     shown = f"{r['rps']:>12,.0f} ops/s" if "rps" in r else f"ERROR {r['error']}"

@@ -46,9 +46,11 @@ class Client:
         self.dirty_exec = False  # a command failed to queue: EXEC must abort
         self.watched: list = []  # (dbid, key)
         self.watched_expired: set = set()  # watched keys that were already expired when watched
-        self.channels: set = set()
-        self.patterns: set = set()
-        self.shard_channels: set = set()
+        # subscriptions (node/pubsub.py): dicts used as insertion-ordered sets, so that unsubscribing from
+        # everything confirms in subscription order
+        self.channels: dict = {}
+        self.patterns: dict = {}
+        self.shard_channels: dict = {}
         self.reply_mode = REPLY_ON
         self.authenticated = True
         self.user = "default"

@@ -129,6 +129,8 @@ class Database:
         st = self.state.stats
         if v is None:
             st.keyspace_misses += 1
+            if self.state.notify_flags:
+                self.state.notify_keyspace_event("keymiss", key, self.id, "m")  # Redis's lookupKeyRead
         else:
             st.keyspace_hits += 1
             self.lru[key] = self.state.lru_clock
@@ -226,6 +228,10 @@ class Database:
         n = len(self.data)
         if self.watched:
             self.touch_all_watched(None)
+        if self.blocked:  # clients blocked on a deleted key may need to hear of it (XREADGROUP: an error)
+            for key in self.blocked:
+                if key in self.data:
+                    self.state.blocking.key_modified(self.id, key)
         self.data = {}
         self.expires = {}
         self.vol_keys = []
