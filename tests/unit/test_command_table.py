@@ -200,11 +200,11 @@ def test_list_filters():
         assert run(table, 2, "LIST", *bad) == b"-ERR syntax error\r\n", bad
 
 
-def test_help_is_redis_text():
+def test_help_has_redis_shape_in_our_words():
     table = make_table()
     reply = run(table, 2, "HELP")
-    assert reply.startswith(b"*21\r\n+COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n")
-    assert reply.endswith(b"+HELP\r\n+    Prints this help.\r\n")
+    assert reply.startswith(b"*17\r\n+COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:\r\n")
+    assert reply.endswith(b"+HELP\r\n+    Show this text.\r\n")
 
 
 # ----------------------------------------------------------------------------- key positions
