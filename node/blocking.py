@@ -149,8 +149,8 @@ class BlockingManager:
                 if c.closing:  # hung up (or killed) but its task has not run yet: never serve it
                     self.cancel(c)
                     continue
-                if dk[1] not in db.data:
-                    break  # the key is gone (emptied by the last one served): nothing for anyone
+                if dk[1] not in db.data and not getattr(w.blocked, "unblock_on_nokey", False):
+                    continue  # the key is gone: nothing for this one (a blocked XREADGROUP still hears of it)
                 w.blocked.ready_key = dk[1]
                 dirty = state.dirty
                 try:

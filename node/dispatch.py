@@ -84,7 +84,7 @@ def execute(client: Client, argv: list[bytes]) -> bytes:
     state = client.state
     # hot path: a plain command spelled in lower or upper case, right arity, no special client or node state
     cmd = state.lookup_bytes(argv[0])
-    if cmd is None or cmd.needs_lookup or len(argv) != cmd.arity:
+    if cmd is None or cmd.needs_lookup or (len(argv) != cmd.arity and (cmd.arity > 0 or len(argv) < -cmd.arity)):
         cmd, error = lookup(client, argv)
         if cmd is None:
             if error.startswith("ERR unknown command"):

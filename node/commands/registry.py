@@ -65,8 +65,7 @@ class Command:
     subcommands: dict[str, "Command"] = field(default_factory=dict)
     parent: "Command | None" = None
     bits: int = 0
-    # the dispatcher's fast path applies when the command has no subcommands and a fixed arity; anything else
-    # (variadic arity, subcommands) takes the full lookup
+    # the dispatcher's fast path applies to commands without subcommands; containers take the full lookup
     needs_lookup: bool = True
     # statistics for INFO commandstats
     calls: int = 0
@@ -193,7 +192,7 @@ def command(name: str, *, arity: int | None = None, flags: str | None = None, ke
             docs=meta.get("docs", {"group": group}), parent=parent,
         )
         cmd.bits = _bits(cmd.flags) | (MOVABLE_KEYS if _movable(cmd) else 0)
-        cmd.needs_lookup = cmd.arity < 0
+        cmd.needs_lookup = False  # set when subcommands are added
         tbl.add(cmd)
         fn.command = cmd
         return fn
