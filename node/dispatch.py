@@ -172,14 +172,21 @@ def call(client: Client, cmd: Command, argv: list[bytes]) -> bytes:
     dur = (_perf_ns() - t0) // 1000
     cmd.calls += 1
     cmd.usec += dur
+    if dur >= state.slow_call_us:
+        _record_slow_call(client, cmd, argv, dur)
+    if state.propagate_hooks and state.dirty != dirty and cmd.name not in SELF_PROPAGATING:
+        state.propagate(client.dbid, argv)
+    return out
+
+
+def _record_slow_call(client: Client, cmd: Command, argv: list[bytes], dur: int) -> None:
+    """SLOWLOG and LATENCY bookkeeping, for the rare call that took at least one of their thresholds."""
+    state = client.state
     if dur >= state.slowlog_threshold >= 0 and not cmd.bits & SKIP_SLOWLOG:
         state.slowlog_add(client, argv, dur)
     if state.latency_threshold_ms and dur >= state.latency_threshold_ms * 1000:
-        from .commands.latency import latency_add_sample  # rare: only past latency-monitor-threshold
+        from .commands.latency import latency_add_sample
         latency_add_sample(state, "fast-command" if cmd.bits & FAST else "command", dur // 1000)
-    if state.dirty != dirty and state.propagate_hooks and cmd.name not in SELF_PROPAGATING:
-        state.propagate(client.dbid, argv)
-    return out
 
 
 def filter_reply(client: Client, out: bytes) -> bytes:

@@ -58,6 +58,9 @@ class Stats:
 
 class NodeState:
     def __init__(self, config: Config | None = None, table: CommandTable | None = None):
+        self._slowlog_threshold = -1
+        self._latency_threshold_ms = 0
+        self.slow_call_us = 1 << 62
         self.config = config or Config()
         self.table = table or TABLE
         self.stats = Stats(self.table)
@@ -120,6 +123,33 @@ class NodeState:
 
     def _slowlog_changed(self, v, old) -> None:
         self.slowlog_threshold = v
+
+    @property
+    def latency_threshold_ms(self) -> int:
+        return self._latency_threshold_ms
+
+    @latency_threshold_ms.setter
+    def latency_threshold_ms(self, v: int) -> None:
+        self._latency_threshold_ms = v
+        self._update_slow_call_us()
+
+    @property
+    def slowlog_threshold(self) -> int:
+        return self._slowlog_threshold
+
+    @slowlog_threshold.setter
+    def slowlog_threshold(self, v: int) -> None:
+        self._slowlog_threshold = v
+        self._update_slow_call_us()
+
+    def _update_slow_call_us(self) -> None:
+        # a plain attribute the dispatcher compares each call's duration with: one test instead of two
+        cands = []
+        if self._slowlog_threshold >= 0:
+            cands.append(self._slowlog_threshold)
+        if self._latency_threshold_ms > 0:
+            cands.append(self._latency_threshold_ms * 1000)
+        self.slow_call_us = min(cands) if cands else 1 << 62
 
     def slowlog_add(self, client: "Client", argv: list[bytes], usec: int) -> None:
         """Record a slow command as Redis does: at most 32 arguments, each cut to 128 bytes."""
