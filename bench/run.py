@@ -70,13 +70,22 @@ SPECS: list[Spec] = [
     Spec("GET", ("-t", "get")),
     Spec("INCR", ("-t", "incr"), NO_CEILING),
     Spec("LPUSH", ("-t", "lpush"), NO_CEILING),
+    Spec("LPOP", ("-t", "lpop"), NO_CEILING),  # right after LPUSH: pops the list it filled (same key, same -n)
     Spec("MSET (10 keys)", ("-t", "mset"), NO_CEILING),
+    # data types: random members (-r) so sets, hashes and sorted sets grow as they would in use
+    Spec("SADD", ("-r", "100000", "-t", "sadd"), NO_CEILING),
+    Spec("HSET", ("-r", "100000", "-t", "hset"), NO_CEILING),
+    Spec("ZADD", ("-r", "100000", "-t", "zadd"), NO_CEILING),
+    Spec("XADD", ("XADD", "bench:stream", "*", "f", "v"), NO_CEILING),
+    Spec("ZRANGE 100", ("ZRANGE", "bench:z100", "0", "99"), NO_CEILING,
+         setup=(("DEL", "bench:z100"),
+                ("ZADD", "bench:z100", *[x for i in range(100) for x in (str(i), f"member:{i}")]))),
+    # redis-benchmark's own lrange_100 also prints a row for the LPUSH that fills its list, which run_benchmark
+    # cannot take; this is the same command (LRANGE mylist 0 99 on a 600-element list of 3-byte values)
+    Spec("LRANGE_100", ("LRANGE", "bench:list600", "0", "99"), NO_CEILING,
+         setup=(("DEL", "bench:list600"), ("RPUSH", "bench:list600", *["xxx"] * 600))),
     # 100 subscribers on one channel; rps = delivered messages/s (bench/pubsub_fanout.py)
     Spec("PUBLISH fan-out x100", (), NO_CEILING, runner=pubsub_fanout.run),
-    # Later groups, for example:
-    # Spec("ZRANGE z 0 99", ("ZRANGE", "z", "0", "99"), NO_CEILING,
-    #      setup=(("ZADD", "z", *[x for i in range(100) for x in (str(i), f"m{i}")]),)),
-    # Spec("LPUSH rand", ("-r", "100000", "LPUSH", "mylist", "__rand_int__"), NO_CEILING),
 ]
 
 

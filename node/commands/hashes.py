@@ -64,7 +64,7 @@ def _set_field(c, h: HashValue, field: bytes, value: bytes) -> bool:
     if h.listpack:
         h.convert_if_too_long((field, value), cfg["hash-max-listpack-value"])
     new = h.set(field, value)
-    if new and h.listpack:
+    if h.listpack:  # Redis checks the count after every write, updates included
         h.convert_if_too_many(cfg["hash-max-listpack-entries"])
     return new
 
@@ -92,7 +92,7 @@ def _hset_pairs(c, argv, name: str) -> int:
     for i in range(2, argc, 2):
         if set_(argv[i], argv[i + 1]):
             created += 1
-    if created and h.listpack:
+    if h.listpack:  # after updates too: a lowered hash-max-listpack-entries converts on the next write
         h.convert_if_too_many(c.state.config["hash-max-listpack-entries"])
     db.touch(key)
     st = c.state
