@@ -243,17 +243,23 @@ class ExactParser:
 
 # --------------------------------------------------------------------------------------------------- fast parser
 
-# A read may go to hiredis when no header in it could declare something Redis would reject at once or hiredis
-# would pre-allocate or read differently: no '*' or '$' followed by a non-digit (a sign, a bad count), by digits
-# and then anything but '\r', or by 7+
-# digits (>= 1,000,000; Redis's smallest proto-max-bulk-len is 1 MB), no array header right after an array header
-# (a nested array hiredis would wait on where Redis fails at once), and no line starting with a RESP type byte
-# other than '$' and '*' ('+x', '=8 txt:x', ':1' are arguments to hiredis, errors to Redis). Payloads can trip the
-# screen too; then that read just takes the exact path. Each pattern starts with a literal byte: the regex engine
-# only skips ahead quickly to a literal, so three searches beat one alternation.
-_SCREEN_STAR = re.compile(rb"\*(?:\D|\d{7}|\d+[^\d\r]|\d+\r\n\*)").search
-_SCREEN_DOLLAR = re.compile(rb"\$(?:\D|\d{7}|\d+[^\d\r])").search
-_SCREEN_LINE = re.compile(rb"\n[-+:_,#!=(%~|>]").search
+# hiredis is a reply parser; three things keep it honest on requests:
+# * a screen before it sees a read: no '*' followed by 7+ digits (hiredis pre-allocates the list an array header
+#   declares), no '$' followed by 7+ digits (Redis refuses a bulk over proto-max-bulk-len at once, hiredis would
+#   wait for it; 1 MB is the smallest allowed limit), no line starting with '+', '=' or '|' (hiredis hands back
+#   plain bytes for those, Redis demands '$'), and no '\r' without its '\n' (Redis skips the byte after a '\r'
+#   whatever it is, hiredis insists on "\r\n"). Payloads can trip it too; that read then takes the exact path.
+#   Each pattern starts with a literal byte, which the regex engine skips to quickly.
+# * byte accounting after it (see RequestParser): any other reply type ':1', '_', '%2', a nested array... comes
+#   back as something that is not bytes and fails the size computation.
+# * an exact check of an unfinished request's bytes, so that a malformed header is refused at once, as Redis does,
+#   instead of waiting for bytes that will not come.
+_SCREEN_STAR = re.compile(rb"\*\d{7}").search
+_SCREEN_DOLLAR = re.compile(rb"\$\d{7}").search
+_SCREEN_LINE = re.compile(rb"\n[+=|]").search
+# how much of an unfinished request is re-checked exactly: enough for a header line that Redis refuses for being
+# over 64 KB without a '\r' even when it starts after a first 64 KB bulk
+_PARTIAL_CHECK_MAX = 2 * PROTO_INLINE_MAX_SIZE + 64
 _SCREEN_TAIL = 12  # bytes of the previous read kept so a header split across reads is still seen
 _SAVED_MAX = 4 * 1024 * 1024
 
@@ -414,6 +420,9 @@ class RequestParser:
             # not an array: Redis reads it as an inline command, hiredis would wait for a reply type's end
             self._replay(data, out, start)
             return
+        if not self._partial_ok(data, p, fed - expected):
+            self._replay(data, out, start)
+            return
         self.boundary = False
         self.fed = fed
         self.expected = expected
@@ -426,6 +435,28 @@ class RequestParser:
                 self.saved = None
                 self.saved_len = 0
         self.tail = (self.tail + data)[-_SCREEN_TAIL:] if len(data) < _SCREEN_TAIL else data[-_SCREEN_TAIL:]
+
+    def _partial_ok(self, data: bytes, p: int, pending: int) -> bool:
+        """Would Redis still be waiting for the rest of the unfinished request, rather than refusing it? Its first
+        128 KB are checked exactly, until a read has brought all of them."""
+        if self.fed - self.expected > _PARTIAL_CHECK_MAX and p < 0:
+            return True  # its head was checked by an earlier read
+        if p >= 0:
+            part = data[p:p + _PARTIAL_CHECK_MAX]
+        elif self.saved is not None and not self.boundary:
+            joined = b"".join(self.saved) + data
+            start = len(joined) - pending
+            part = joined[start:start + _PARTIAL_CHECK_MAX]
+        else:
+            return True
+        probe = ExactParser(self._max_bulk)
+        probe.feed(part)
+        got: list = []
+        try:
+            probe.parse(got)
+        except ProtocolError:
+            return False
+        return not got
 
     def _replay(self, data: bytes, out: list, start: int) -> None:
         """hiredis met something it cannot represent faithfully: parse exactly from the last boundary."""
