@@ -397,7 +397,16 @@ class RequestParser:
                     raise _Anomaly
             got = len(out) - start
             try:
-                size = encoded_size(out[start:]) if got > 1 else encoded_size((out[start],)) if got else 0
+                if got == 1:
+                    # one request (no pipelining): a plain loop beats setting up the C-level maps
+                    req = out[start]
+                    size = _HDR_SIZE[len(req)]
+                    for a in req:
+                        if a.__class__ is not bytes:
+                            raise TypeError
+                        size += _ARG_SIZE[len(a)]
+                else:
+                    size = encoded_size(out[start:]) if got else 0
             except IndexError:
                 size = _encoded_size_big(out[start:])  # an argument of 64 KB or more
             expected = self.expected + size
