@@ -19,10 +19,8 @@ from ..errors import CommandError, NOT_FLOAT, NOT_INTEGER, OVERFLOW, SYNTAX, WRO
 from ..numbers import LLONG_MAX, LLONG_MIN, ld2string_human, ld_add, ld_is_finite, string2ld, string2ll
 from ..resp import OK, MapReply
 from ..types.hash import HashValue
-from .keys import _parse_cursor as parse_scan_cursor
 from .registry import arity_error, command
-from .sets import (LONG_MAX, OUT_OF_RANGE_PLAIN, check_random_reply_size, parse_random_count,
-                   parse_scan_options)
+from .sets import LONG_MAX, OUT_OF_RANGE_PLAIN, parse_random_count, random_sample, remove_members, scan_step
 
 # --------------------------------------------------------------------------------------------------- helpers
 
@@ -132,24 +130,7 @@ def hdel(c, argv):
     h = _write_hash(c, key)
     if h is None:
         return 0
-    deleted = 0
-    emptied = False
-    for f in argv[2:]:
-        if h.delete(f):
-            deleted += 1
-            if not len(h):
-                emptied = True
-                break
-    if deleted:
-        if emptied:
-            c.db.delete(key)
-        else:
-            c.db.touch(key)
-        _notify(c, "hdel", key)
-        if emptied:
-            _notify(c, "del", key, "g")
-        c.state.dirty += deleted
-    return deleted
+    return remove_members(c, key, h, argv[2:], h.delete, "hdel", "h")
 
 
 @command("hincrby")
@@ -259,14 +240,11 @@ def hgetall(c, argv):
 
 @command("hscan")
 def hscan(c, argv):
-    cursor = parse_scan_cursor(argv[2])
-    h = _read_hash(c, argv[1])
-    if h is None:
+    step = scan_step(c, argv, _read_hash)
+    if step is None:
         return [b"0", []]
-    count, pattern = parse_scan_options(argv, 3)
-    nxt, pairs = h.scan(cursor, count)
+    nxt, pairs, match = step
     out = []
-    match = pattern.match if pattern is not None else None
     for f, v in pairs:
         if match is None or match(f):
             out.append(f)
@@ -296,6 +274,12 @@ def _pairs_reply(c, pairs: list[tuple[bytes, bytes]]) -> list:
     return out
 
 
+def _random_fields(h: HashValue, n: int) -> list:
+    """n fields picked at random, repeats allowed."""
+    keys = h.table.keys
+    return [keys[i] for i in h.table.random_slots(n)]
+
+
 def _hrandfield_count(c, argv):
     count = parse_random_count(argv[2])
     withvalues = False
@@ -307,15 +291,11 @@ def _hrandfield_count(c, argv):
         if count < -(LONG_MAX // 2) or count > LONG_MAX // 2:
             raise CommandError(OUT_OF_RANGE_PLAIN)
     h = _read_hash(c, argv[1])
-    if h is None or count == 0:
+    if h is None:
         return []
-    if count < 0:
-        check_random_reply_size(-count)
-        if withvalues:
-            return _pairs_reply(c, h.random_entries(-count))
-        keys = h.table.keys
-        return [keys[i] for i in h.table.random_slots(-count)]
-    if count >= len(h):
-        return _pairs_reply(c, h.items()) if withvalues else h.fields()
-    pairs = h.distinct_random_entries(count)
-    return _pairs_reply(c, pairs) if withvalues else [f for f, _ in pairs]
+    if withvalues:
+        return random_sample(h, count, repeats=lambda n: _pairs_reply(c, h.random_entries(n)),
+                             everything=lambda: _pairs_reply(c, h.items()),
+                             distinct=lambda n: _pairs_reply(c, h.distinct_random_entries(n)))
+    return random_sample(h, count, repeats=lambda n: _random_fields(h, n),
+                         everything=h.fields, distinct=lambda n: [f for f, _ in h.distinct_random_entries(n)])

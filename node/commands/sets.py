@@ -109,6 +109,56 @@ def parse_scan_options(argv, start: int):
     return count, pattern
 
 
+def scan_step(c, argv, read):
+    """The part SSCAN and HSCAN share: the cursor, the type-checked lookup with `read`, the options, one step of
+    the value's scan, in Redis's order (a bad cursor is reported before WRONGTYPE, a bad option after it).
+    Returns (next cursor, items, match function or None), or None when the key does not exist."""
+    cursor = parse_scan_cursor(argv[2])
+    value = read(c, argv[1])
+    if value is None:
+        return None
+    count, pattern = parse_scan_options(argv, 3)
+    nxt, items = value.scan(cursor, count)
+    return nxt, items, pattern.match if pattern is not None else None
+
+
+def random_sample(value, count: int, *, repeats, everything, distinct) -> list:
+    """The cases SRANDMEMBER and HRANDFIELD with a count share: a negative count picks -count times with
+    repeats(n), a count covering the whole value is everything(), any other picks `count` distinct ones."""
+    if value is None or count == 0:
+        return []
+    if count < 0:
+        check_random_reply_size(-count)
+        return repeats(-count)
+    if count >= len(value):
+        return everything()
+    return distinct(count)
+
+
+def remove_members(c, key: bytes, value, members, remove, event: str, cls: str) -> int:
+    """SREM/HDEL: remove each of `members` from the collection at `key` with remove(member) -> bool, deleting
+    the key once it is empty; notifies `event` of class `cls` (and del), counts dirty. Returns how many were
+    removed."""
+    removed = 0
+    emptied = False
+    for m in members:
+        if remove(m):
+            removed += 1
+            if not len(value):
+                emptied = True
+                break
+    if removed:
+        if emptied:
+            c.db.delete(key)
+        else:
+            c.db.touch(key)
+        _notify(c, event, key, cls)
+        if emptied:
+            _notify(c, "del", key, "g")
+        c.state.dirty += removed
+    return removed
+
+
 # --------------------------------------------------------------------------------------------------- SADD SREM
 
 
@@ -144,24 +194,7 @@ def srem(c, argv):
     s = _write_set(c, key)
     if s is None:
         return 0
-    deleted = 0
-    emptied = False
-    for m in argv[2:]:
-        if s.remove(m):
-            deleted += 1
-            if not len(s):
-                emptied = True
-                break
-    if deleted:
-        if emptied:
-            c.db.delete(key)
-        else:
-            c.db.touch(key)
-        _notify(c, "srem", key)
-        if emptied:
-            _notify(c, "del", key, "g")
-        c.state.dirty += deleted
-    return deleted
+    return remove_members(c, key, s, argv[2:], s.remove, "srem", "s")
 
 
 # --------------------------------------------------------------------------------------------------- reads
@@ -198,14 +231,11 @@ def smembers(c, argv):
 
 @command("sscan")
 def sscan(c, argv):
-    cursor = parse_scan_cursor(argv[2])
-    s = _read_set(c, argv[1])
-    if s is None:
+    step = scan_step(c, argv, _read_set)
+    if step is None:
         return [b"0", []]
-    count, pattern = parse_scan_options(argv, 3)
-    nxt, members = s.scan(cursor, count)
-    if pattern is not None:
-        match = pattern.match
+    nxt, members, match = step
+    if match is not None:
         members = [m for m in members if match(m)]
     return [b"%d" % nxt, members]
 
@@ -226,14 +256,10 @@ def srandmember(c, argv):
 def _srandmember_count(c, argv):
     count = parse_random_count(argv[2])
     s = _read_set(c, argv[1])
-    if s is None or count == 0:
+    if s is None:
         return []
-    if count < 0:
-        check_random_reply_size(-count)
-        return s.random_members(-count)
-    if count >= len(s):
-        return s.members()
-    return s.distinct_random_members(count)
+    return random_sample(s, count, repeats=s.random_members, everything=s.members,
+                         distinct=s.distinct_random_members)
 
 
 @command("spop")

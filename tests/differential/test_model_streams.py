@@ -17,7 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from .harness import RawConnection, decode, render, show_argv
+from .harness import decode
+from .model import close_pairs, cmd, compare_data, open_pairs, opt, reset, run_steps
 
 pytestmark = pytest.mark.differential
 
@@ -41,23 +42,13 @@ small = st.sampled_from([b"0", b"1", b"2", b"3", b"5", b"-1"])
 idle = st.sampled_from([b"0", b"100000000"])
 
 
-def _cmd(*parts):
-    """A strategy for one argv; each part is bytes (literal), a strategy of bytes, or of a list of bytes."""
-    return st.tuples(*(p if isinstance(p, st.SearchStrategy) else st.just(p) for p in parts)).map(
-        lambda t: [a for p in t for a in (p if isinstance(p, list) else [p])])
-
-
-def _opt(*choices):
-    return st.one_of(st.just([]), *(_cmd(*c) for c in choices))
-
-
 range_lo = st.one_of(st.just(b"-"), near_id, some_id)
 range_hi = st.one_of(st.just(b"+"), near_id, some_id)
 fields = st.lists(st.tuples(field, value), min_size=1, max_size=3).map(lambda ps: [x for p in ps for x in p])
 trim = st.one_of(
-    _cmd(b"MAXLEN", st.sampled_from([[], [b"~"], [b"="]]), small),
-    _cmd(b"MINID", st.sampled_from([[], [b"~"], [b"="]]), some_id),
-    _cmd(b"MAXLEN", b"~", small, b"LIMIT", small),
+    cmd(b"MAXLEN", st.sampled_from([[], [b"~"], [b"="]]), small),
+    cmd(b"MINID", st.sampled_from([[], [b"~"], [b"="]]), some_id),
+    cmd(b"MAXLEN", b"~", small, b"LIMIT", small),
 )
 NEXT = b"<next>"  # replaced by the runner with a fresh, growing `<ms>-*` ID
 xadd_id = st.one_of(st.just(NEXT), st.just(NEXT), st.just(NEXT), ms.map(lambda m: m + b"-*"), some_id)
@@ -65,39 +56,39 @@ ids = st.lists(st.one_of(near_id, some_id), min_size=1, max_size=3)
 
 COMMANDS = [
     # writes and group reads weigh more, so the streams fill up and the PELs too
-    _cmd(b"XADD", key, xadd_id, fields),
-    _cmd(b"XADD", key, xadd_id, fields),
-    _cmd(b"XADD", key, xadd_id, fields),
-    _cmd(b"XADD", key, _opt([b"NOMKSTREAM"]), trim, xadd_id, fields),
-    _cmd(b"XDEL", key, ids),
-    _cmd(b"XTRIM", key, trim),
-    _cmd(b"XLEN", key),
-    _cmd(b"XRANGE", key, range_lo, range_hi, _opt([b"COUNT", count])),
-    _cmd(b"XREVRANGE", key, range_hi, range_lo, _opt([b"COUNT", count])),
-    _cmd(b"XSETID", key, some_id, _opt([b"ENTRIESADDED", small], [b"MAXDELETEDID", some_id])),
-    _cmd(b"XREAD", _opt([b"COUNT", count]), b"STREAMS", key, st.one_of(some_id, st.just(b"$"))),
-    _cmd(b"XREAD", b"STREAMS", b"s1", b"s2", some_id, some_id),
-    _cmd(b"XGROUP", b"CREATE", key, group, st.one_of(some_id, st.just(b"$")),
-         _opt([b"MKSTREAM"], [b"ENTRIESREAD", small])),
-    _cmd(b"XGROUP", b"SETID", key, group, st.one_of(some_id, st.just(b"$")), _opt([b"ENTRIESREAD", small])),
-    _cmd(b"XGROUP", b"DESTROY", key, group),
-    _cmd(b"XGROUP", st.sampled_from([b"CREATECONSUMER", b"DELCONSUMER"]), key, group, consumer),
-    _cmd(b"XREADGROUP", b"GROUP", group, consumer, _opt([b"COUNT", count]), _opt([b"NOACK"]), b"STREAMS", key,
+    cmd(b"XADD", key, xadd_id, fields),
+    cmd(b"XADD", key, xadd_id, fields),
+    cmd(b"XADD", key, xadd_id, fields),
+    cmd(b"XADD", key, opt([b"NOMKSTREAM"]), trim, xadd_id, fields),
+    cmd(b"XDEL", key, ids),
+    cmd(b"XTRIM", key, trim),
+    cmd(b"XLEN", key),
+    cmd(b"XRANGE", key, range_lo, range_hi, opt([b"COUNT", count])),
+    cmd(b"XREVRANGE", key, range_hi, range_lo, opt([b"COUNT", count])),
+    cmd(b"XSETID", key, some_id, opt([b"ENTRIESADDED", small], [b"MAXDELETEDID", some_id])),
+    cmd(b"XREAD", opt([b"COUNT", count]), b"STREAMS", key, st.one_of(some_id, st.just(b"$"))),
+    cmd(b"XREAD", b"STREAMS", b"s1", b"s2", some_id, some_id),
+    cmd(b"XGROUP", b"CREATE", key, group, st.one_of(some_id, st.just(b"$")),
+         opt([b"MKSTREAM"], [b"ENTRIESREAD", small])),
+    cmd(b"XGROUP", b"SETID", key, group, st.one_of(some_id, st.just(b"$")), opt([b"ENTRIESREAD", small])),
+    cmd(b"XGROUP", b"DESTROY", key, group),
+    cmd(b"XGROUP", st.sampled_from([b"CREATECONSUMER", b"DELCONSUMER"]), key, group, consumer),
+    cmd(b"XREADGROUP", b"GROUP", group, consumer, opt([b"COUNT", count]), opt([b"NOACK"]), b"STREAMS", key,
          st.one_of(st.just(b">"), some_id)),
-    _cmd(b"XREADGROUP", b"GROUP", group, consumer, _opt([b"COUNT", count]), b"STREAMS", key, b">"),
-    _cmd(b"XACK", key, group, ids),
-    _cmd(b"XPENDING", key, group),
-    _cmd(b"XPENDING", key, group, _opt([b"IDLE", idle]), range_lo, range_hi, count, _opt([consumer])),
-    _cmd(b"XCLAIM", key, group, consumer, idle, ids,
+    cmd(b"XREADGROUP", b"GROUP", group, consumer, opt([b"COUNT", count]), b"STREAMS", key, b">"),
+    cmd(b"XACK", key, group, ids),
+    cmd(b"XPENDING", key, group),
+    cmd(b"XPENDING", key, group, opt([b"IDLE", idle]), range_lo, range_hi, count, opt([consumer])),
+    cmd(b"XCLAIM", key, group, consumer, idle, ids,
          st.lists(st.sampled_from([[b"JUSTID"], [b"FORCE"], [b"RETRYCOUNT", b"3"], [b"LASTID", b"9-0"],
                                    [b"IDLE", b"0"]]), max_size=2).map(lambda gs: [a for g in gs for a in g])),
-    _cmd(b"XAUTOCLAIM", key, group, consumer, idle, some_id, _opt([b"COUNT", count]), _opt([b"JUSTID"])),
-    _cmd(b"XINFO", b"STREAM", key),
-    _cmd(b"XINFO", b"GROUPS", key),
-    _cmd(b"XINFO", b"CONSUMERS", key, group),
-    _cmd(b"TYPE", key),
+    cmd(b"XAUTOCLAIM", key, group, consumer, idle, some_id, opt([b"COUNT", count]), opt([b"JUSTID"])),
+    cmd(b"XINFO", b"STREAM", key),
+    cmd(b"XINFO", b"GROUPS", key),
+    cmd(b"XINFO", b"CONSUMERS", key, group),
+    cmd(b"TYPE", key),
 ]
-RARE = [_cmd(b"DEL", key), _cmd(b"SET", key, value)]  # they end a stream: seldom
+RARE = [cmd(b"DEL", key), cmd(b"SET", key, value)]  # they end a stream: seldom
 command = st.one_of(st.one_of(*COMMANDS), st.one_of(*COMMANDS), st.one_of(*COMMANDS), st.one_of(*RARE))
 
 # every sequence starts from two streams with entries and groups
@@ -131,22 +122,13 @@ def _mask_times(argv: list[bytes], raw: bytes):
 
 @pytest.fixture(scope="module")
 def pairs(shoal, redis_ref):
-    conns = {}
-    for proto in (2, 3):
-        ours = RawConnection(shoal.host, shoal.port)
-        theirs = RawConnection(redis_ref.host, redis_ref.port)
-        if proto == 3:
-            for conn in (ours, theirs):
-                assert conn.call("HELLO", "3")[:1] == b"%"
-        conns[proto] = (ours, theirs)
+    conns = open_pairs(shoal, redis_ref)
     for conn in conns[2]:
         assert conn.call("CONFIG", "SET", "stream-node-max-entries", "3") == b"+OK\r\n"
     yield conns
     for conn in conns[2]:
         conn.call("CONFIG", "SET", "stream-node-max-entries", "100")
-    for ours, theirs in conns.values():
-        ours.close()
-        theirs.close()
+    close_pairs(conns.values())
 
 
 @pytest.mark.parametrize("proto", [2, 3])
@@ -154,31 +136,18 @@ def pairs(shoal, redis_ref):
                                                                  HealthCheck.function_scoped_fixture])
 @given(steps=st.lists(command, min_size=1, max_size=30))
 def test_random_stream_sequences_match_redis(pairs, proto, steps):
-    ours, theirs = pairs[proto]
-    for conn, who in ((ours, "shoal-node"), (theirs, "redis-server")):
-        reply = conn.call("FLUSHALL")
-        assert reply == b"+OK\r\n", f"{who}: FLUSHALL failed: {reply!r}"
-    log: list[str] = []
+    pair = pairs[proto]
+    reset(pair)
     next_ms = 1
-    for argv in PRELUDE + steps:
-        if NEXT in argv:
-            next_ms += 1
-            argv = [b"%d-*" % next_ms if a == NEXT else a for a in argv]
-        ours.send(argv)
-        theirs.send(argv)
-        a, b = ours.read_reply(), theirs.read_reply()
-        if a != b and _mask_times(argv, a) != _mask_times(argv, b):
-            pytest.fail("\n".join([
-                f"RESP{proto}: replies differ at step {len(log) + 1}: {show_argv(argv)}",
-                "  shoal-node:", render(a), f"    raw {a!r}",
-                "  redis-server:", render(b), f"    raw {b!r}",
-                "  steps before (all matched):", *("    " + s for s in log),
-            ]))
-        log.append(f"{show_argv(argv)}  ->  {b!r}")
-    # and the data itself, not only the replies
-    for k in KEYS:
-        for argv in ([b"TYPE", k], [b"XRANGE", k, b"-", b"+"], [b"XINFO", b"STREAM", k], [b"XINFO", b"GROUPS", k]):
-            ours.send(argv)
-            theirs.send(argv)
-            a, b = ours.read_reply(), theirs.read_reply()
-            assert a == b, (argv, a, b)
+
+    def with_fresh_ids(argv):
+        nonlocal next_ms
+        if NEXT not in argv:
+            return argv
+        next_ms += 1
+        return [b"%d-*" % next_ms if a == NEXT else a for a in argv]
+
+    run_steps(pair, (with_fresh_ids(argv) for argv in PRELUDE + steps), label=f"RESP{proto}: ",
+              agree=lambda argv, a, b: _mask_times(argv, a) == _mask_times(argv, b))
+    compare_data(pair, [probe for k in KEYS for probe in (
+        [b"TYPE", k], [b"XRANGE", k, b"-", b"+"], [b"XINFO", b"STREAM", k], [b"XINFO", b"GROUPS", k])])

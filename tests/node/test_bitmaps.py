@@ -12,11 +12,9 @@ import random
 import pytest
 import redis
 
-from shoal.node import dispatch
-from shoal.node.client import Client
 from shoal.node.commands.bitmaps import _first_bit, _get_field, _set_field
 from shoal.node.commands.strings import string_encoding
-from shoal.node.state import NodeState
+from tests.node.helpers import EventNode
 
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
 BIT_OFFSET_ERR = "ERR bit offset is not an integer or out of range"
@@ -348,7 +346,7 @@ def test_bitfield_field_model():
 
 
 def test_bit_writes_make_raw_strings():
-    node = _Node()
+    node = EventNode()
     db = node.state.keyspace[0]
     node("set", "k", "1")
     assert string_encoding(db.data[b"k"]) == "int"
@@ -360,22 +358,6 @@ def test_bit_writes_make_raw_strings():
 
 
 # ------------------------------------------------------------------ events and dirty (in-process)
-
-class _Node:
-    def __init__(self):
-        self.state = NodeState()
-        self.state.notify_flags = "KEA"
-        self.events: list[tuple[str, bytes]] = []
-        self.state.notify_hook = lambda event, key, dbid, cls, flags: self.events.append((event, key))
-        self.client = Client(self.state)
-
-    def __call__(self, *args) -> bytes:
-        return dispatch.execute(self.client, [a.encode() if isinstance(a, str) else a for a in args])
-
-    def take(self):
-        ev, self.events = self.events, []
-        return ev
-
 
 # (command, reply, events, dirty increase) as redis-server 7.0.15 gives them, run in this order
 _EVENT_SCRIPT = [
@@ -403,7 +385,7 @@ _EVENT_SCRIPT = [
 
 
 def test_events_and_dirty_match_redis():
-    node = _Node()
+    node = EventNode()
     for argv, reply, events, dirty in _EVENT_SCRIPT:
         before = node.state.dirty
         assert node(*argv) == reply, argv
@@ -412,7 +394,7 @@ def test_events_and_dirty_match_redis():
 
 
 def test_watch_sees_bit_writes_but_not_no_ops():
-    node = _Node()
+    node = EventNode()
     db = node.state.keyspace[0]
     node("set", "k", "a")
     for cmd, breaks in ((("setbit", "k", "1", "1"), False), (("setbit", "k", "0", "1"), True),

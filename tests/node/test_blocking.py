@@ -8,23 +8,14 @@ pushed, so the order the clients blocked in is the order the test intends. Every
 from __future__ import annotations
 
 import socket
-import threading
 import time
 
 import hiredis
 import pytest
 import redis
 
-DEADLINE = 5.0  # seconds any single wait in these tests may take
-
-
-@pytest.fixture(params=["shoal", "redis_ref"])
-def srv(request):
-    server = request.getfixturevalue(request.param)
-    c = server.client()
-    c.flushall()
-    c.close()
-    return server
+from tests.node.helpers import DEADLINE, Blocker, block, blocked_count, wait_blocked
+from tests.node.helpers import srv  # noqa: F401  (a fixture: the test runs against both servers)
 
 
 @pytest.fixture
@@ -36,52 +27,6 @@ def r(srv):
         if "b" in line["flags"]:
             c.execute_command("CLIENT", "UNBLOCK", line["id"])
     c.close()
-
-
-class Blocker(threading.Thread):
-    """One client on its own connection running one (blocking) command."""
-
-    def __init__(self, srv, *cmd, protocol: int = 2, db: int = 0):
-        super().__init__(daemon=True)
-        self.conn = srv.client(protocol=protocol, db=db)
-        self.client_id = self.conn.client_id()
-        self.cmd = cmd
-        self.result = None
-        self.error: Exception | None = None
-        self.elapsed = 0.0
-
-    def run(self):
-        t0 = time.monotonic()
-        try:
-            self.result = self.conn.execute_command(*self.cmd)
-        except Exception as e:  # noqa: BLE001 - the test looks at it
-            self.error = e
-        self.elapsed = time.monotonic() - t0
-
-    def outcome(self, timeout: float = DEADLINE):
-        self.join(timeout)
-        assert not self.is_alive(), f"{self.cmd} still blocked"
-        return self.result if self.error is None else self.error
-
-
-def blocked_count(r) -> int:
-    return int(r.info("clients")["blocked_clients"])
-
-
-def wait_blocked(r, n: int) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while blocked_count(r) != n:
-        assert time.monotonic() < deadline, f"expected {n} blocked clients, have {blocked_count(r)}"
-        time.sleep(0.01)
-
-
-def block(srv, r, *cmd, **kw) -> Blocker:
-    """Start a client on `cmd` and return once the server counts it as blocked."""
-    before = blocked_count(r)
-    b = Blocker(srv, *cmd, **kw)
-    b.start()
-    wait_blocked(r, before + 1)
-    return b
 
 
 def still_blocked(b: Blocker, r, seconds: float = 0.2) -> bool:

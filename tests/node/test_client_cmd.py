@@ -4,10 +4,8 @@ connection itself is the subject (KILL); every wait is bounded. Expected texts a
 """
 from __future__ import annotations
 
-import socket
 import time
 
-import hiredis
 import pytest
 import redis
 
@@ -15,73 +13,12 @@ from shoal.node import commands as _commands  # noqa: F401  (registers every com
 from shoal.node import dispatch
 from shoal.node.client import Client
 from shoal.node.state import NodeState
+from tests.node.helpers import raw  # noqa: F401  (a fixture)
 
 # Redis 7.0's CLIENT LIST fields, in order
 FIELDS_70 = ["id", "addr", "laddr", "fd", "name", "age", "idle", "flags", "db", "sub", "psub", "ssub", "multi",
              "qbuf", "qbuf-free", "argv-mem", "multi-mem", "rbs", "rbp", "obl", "oll", "omem", "tot-mem", "events",
              "cmd", "user", "redir", "resp"]
-
-
-class Raw:
-    """One raw RESP connection. Tests never send more than they read, so all bytes received belong to the
-    replies asked for."""
-
-    def __init__(self, srv, timeout: float = 5.0):
-        self.sock = socket.create_connection((srv.host, srv.port), timeout=timeout)
-
-    def send(self, *cmds) -> None:
-        out = b""
-        for argv in cmds:
-            argv = [a if isinstance(a, bytes) else str(a).encode() for a in argv]
-            out += b"*%d\r\n" % len(argv) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in argv)
-        self.sock.sendall(out)
-
-    def read_raw(self, n: int = 1) -> bytes:
-        reader = hiredis.Reader()
-        buf = b""
-        got = 0
-        while got < n:
-            data = self.sock.recv(65536)
-            if not data:
-                raise ConnectionError(f"closed after {buf!r}")
-            buf += data
-            reader.feed(data)
-            while reader.gets() is not False:
-                got += 1
-        return buf
-
-    def call(self, *argv) -> bytes:
-        self.send(argv)
-        return self.read_raw()
-
-    def value(self, *argv):
-        reader = hiredis.Reader()
-        reader.feed(self.call(*argv))
-        return reader.gets()
-
-    def closed_by_server(self, within: float = 5.0) -> bool:
-        self.sock.settimeout(within)
-        try:
-            return self.sock.recv(1024) == b""
-        except ConnectionResetError:
-            return True
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-@pytest.fixture
-def raw(shoal, r):  # `r` flushes the node first
-    conns = []
-
-    def make():
-        c = Raw(shoal)
-        conns.append(c)
-        return c
-
-    yield make
-    for c in conns:
-        c.close()
 
 
 def info_fields(line: bytes | str) -> dict:

@@ -4,82 +4,15 @@ Expected texts are redis-server 7.0.15's; tests/differential/cases/connection.tx
 """
 from __future__ import annotations
 
-import socket
-
-import hiredis
 import pytest
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from tests.conftest import start_shoal
+from tests.node.helpers import Raw, raw  # noqa: F401  (raw is a fixture)
 
 PASSWORD = "s3cret pass"
-
-
-class Raw:
-    """One raw RESP connection. Tests never send more than they read, so all bytes received belong to the
-    replies asked for."""
-
-    def __init__(self, srv, timeout: float = 5.0):
-        self.sock = socket.create_connection((srv.host, srv.port), timeout=timeout)
-
-    def send_bytes(self, data: bytes) -> None:
-        self.sock.sendall(data)
-
-    def send(self, *cmds) -> None:
-        out = b""
-        for argv in cmds:
-            argv = [a if isinstance(a, bytes) else str(a).encode() for a in argv]
-            out += b"*%d\r\n" % len(argv) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in argv)
-        self.sock.sendall(out)
-
-    def read_raw(self, n: int = 1) -> bytes:
-        reader = hiredis.Reader()
-        buf = b""
-        got = 0
-        while got < n:
-            data = self.sock.recv(65536)
-            if not data:
-                raise ConnectionError(f"closed after {buf!r}")
-            buf += data
-            reader.feed(data)
-            while reader.gets() is not False:
-                got += 1
-        return buf
-
-    def call(self, *argv) -> bytes:
-        self.send(argv)
-        return self.read_raw()
-
-    def value(self, *argv):
-        reader = hiredis.Reader()
-        reader.feed(self.call(*argv))
-        return reader.gets()
-
-    def closed_by_server(self, within: float = 5.0) -> bool:
-        self.sock.settimeout(within)
-        try:
-            return self.sock.recv(1024) == b""
-        except ConnectionResetError:
-            return True
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-@pytest.fixture
-def raw(shoal, r):  # `r` flushes the node first
-    conns = []
-
-    def make(srv=None):
-        c = Raw(srv or shoal)
-        conns.append(c)
-        return c
-
-    yield make
-    for c in conns:
-        c.close()
 
 
 @pytest.fixture(scope="module")

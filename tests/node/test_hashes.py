@@ -14,10 +14,9 @@ from collections import Counter
 import pytest
 import redis
 
-from shoal.node.state import NodeState  # first: it loads the command table before dispatch is imported
-from shoal.node import dispatch
-from shoal.node.client import Client
 from shoal.node.types.hash import HashValue
+from tests.node.helpers import assert_each_change_breaks_watch
+from tests.node.helpers import node  # noqa: F401  (node is a fixture)
 
 
 # ------------------------------------------------------------------ the value class
@@ -217,48 +216,12 @@ def test_hscan_match_on_hashtable(r):
 
 def test_watch_sees_in_place_changes(shoal, r):
     r.hset("h", "a", "1")
-    other = shoal.client()
-    try:
-        for change in (lambda: other.hset("h", "b", "2"), lambda: other.hdel("h", "b"),
-                       lambda: other.hincrby("h", "a", 1), lambda: other.hincrbyfloat("h", "a", 0.5),
-                       lambda: other.hsetnx("h", "c", "1")):
-            p = r.pipeline()
-            p.watch("h")
-            change()
-            p.multi()
-            p.hlen("h")
-            with pytest.raises(redis.WatchError):
-                p.execute()
-    finally:
-        other.close()
+    assert_each_change_breaks_watch(shoal, r, "h", (
+        lambda o: o.hset("h", "b", "2"), lambda o: o.hdel("h", "b"), lambda o: o.hincrby("h", "a", 1),
+        lambda o: o.hincrbyfloat("h", "a", 0.5), lambda o: o.hsetnx("h", "c", "1")), lambda p, k: p.hlen(k))
 
 
 # ------------------------------------------------------------------ events, dirty, propagation, in-process
-
-
-class _Node:
-    """A NodeState driven through the real dispatcher, recording keyspace events and propagated commands."""
-
-    def __init__(self):
-        self.state = NodeState()
-        self.state.notify_flags = "KEA"
-        self.events: list[tuple[str, bytes]] = []
-        self.state.notify_hook = lambda event, key, dbid, cls, flags: self.events.append((event, key))
-        self.propagated: list[list[bytes]] = []
-        self.state.propagate_hooks.append(lambda dbid, argv: self.propagated.append([bytes(a) for a in argv]))
-        self.client = Client(self.state)
-
-    def __call__(self, *args) -> bytes:
-        return dispatch.execute(self.client, [a.encode() if isinstance(a, str) else a for a in args])
-
-    def take(self) -> list:
-        ev, self.events = self.events, []
-        return ev
-
-
-@pytest.fixture
-def node():
-    return _Node()
 
 
 def test_events_as_redis_publishes_them(node):

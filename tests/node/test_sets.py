@@ -15,10 +15,9 @@ from collections import Counter
 import pytest
 import redis
 
-from shoal.node.state import NodeState  # first: it loads the command table before dispatch is imported
-from shoal.node import dispatch
-from shoal.node.client import Client
 from shoal.node.types.set import SetValue, SlotTable
+from tests.node.helpers import assert_each_change_breaks_watch
+from tests.node.helpers import node  # noqa: F401  (node is a fixture)
 
 
 # ------------------------------------------------------------------ the value class
@@ -305,47 +304,12 @@ def _full_sscan_match(r, key, pattern):
 
 def test_watch_sees_in_place_changes(shoal, r):
     r.sadd("s", "a")
-    other = shoal.client()
-    try:
-        for change in (lambda: other.sadd("s", "b"), lambda: other.srem("s", "b"),
-                       lambda: other.spop("s", 0) or other.sadd("s", "c"), lambda: other.smove("s", "t", "c")):
-            p = r.pipeline()
-            p.watch("s")
-            change()
-            p.multi()
-            p.scard("s")
-            with pytest.raises(redis.WatchError):
-                p.execute()
-    finally:
-        other.close()
+    assert_each_change_breaks_watch(shoal, r, "s", (
+        lambda o: o.sadd("s", "b"), lambda o: o.srem("s", "b"), lambda o: o.spop("s", 0) or o.sadd("s", "c"),
+        lambda o: o.smove("s", "t", "c")), lambda p, k: p.scard(k))
 
 
 # ------------------------------------------------------------------ events, dirty, propagation, in-process
-
-
-class _Node:
-    """A NodeState driven through the real dispatcher, recording keyspace events and propagated commands."""
-
-    def __init__(self):
-        self.state = NodeState()
-        self.state.notify_flags = "KEA"
-        self.events: list[tuple[str, bytes]] = []
-        self.state.notify_hook = lambda event, key, dbid, cls, flags: self.events.append((event, key))
-        self.propagated: list[list[bytes]] = []
-        self.state.propagate_hooks.append(lambda dbid, argv: self.propagated.append([bytes(a) for a in argv]))
-        self.client = Client(self.state)
-
-    def __call__(self, *args) -> bytes:
-        return dispatch.execute(self.client, [a.encode() if isinstance(a, str) else a for a in args])
-
-    def take(self) -> list:
-        ev, self.events = self.events, []
-        return ev
-
-
-@pytest.fixture
-def node():
-    return _Node()
 
 
 def test_events_as_redis_publishes_them(node):

@@ -9,22 +9,14 @@ order in which clients blocked is the order the test intends. Every wait is boun
 from __future__ import annotations
 
 import socket
-import threading
 import time
 
 import pytest
 import redis
 
-DEADLINE = 5.0  # seconds any single wait may take
-
-
-@pytest.fixture(params=["shoal", "redis_ref"])
-def srv(request):
-    server = request.getfixturevalue(request.param)
-    c = server.client()
-    c.flushall()
-    c.close()
-    return server
+from tests.node import helpers
+from tests.node.helpers import DEADLINE
+from tests.node.helpers import srv  # noqa: F401  (a fixture: the test runs against both servers)
 
 
 @pytest.fixture
@@ -41,53 +33,16 @@ def r(srv):
     c.close()
 
 
-class Blocker(threading.Thread):
-    """One client on its own connection running one (blocking) command."""
-
-    def __init__(self, srv, *cmd, protocol: int = 2):
-        super().__init__(daemon=True)
-        self.conn = srv.client(protocol=protocol)
-        self.conn.response_callbacks.clear()
-        self.client_id = self.conn.client_id()
-        self.cmd = cmd
-        self.result = None
-        self.error: Exception | None = None
-        self.elapsed = 0.0
-        self.done = threading.Event()
-
-    def run(self):
-        t0 = time.monotonic()
-        try:
-            self.result = self.conn.execute_command(*self.cmd)
-        except Exception as e:  # noqa: BLE001 - the test looks at it
-            self.error = e
-        self.elapsed = time.monotonic() - t0
-        self.done.set()
-
-    def finish(self):
-        assert self.done.wait(DEADLINE), f"{self.cmd} still blocked"
-        self.conn.close()
-        return self.result
-
-
-def blocked_clients(r) -> int:
-    return int(r.admin.info("clients")["blocked_clients"])
-
-
-def wait_blocked(r, n: int) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while blocked_clients(r) != n:
-        assert time.monotonic() < deadline, f"expected {n} blocked clients, have {blocked_clients(r)}"
-        time.sleep(0.01)
+class Blocker(helpers.Blocker):
+    raw_replies = True  # the shapes of the replies are what the tests check
 
 
 def block(srv, r, *cmd, protocol: int = 2) -> Blocker:
-    """Start a blocking command and return once the server counts it as blocked."""
-    before = blocked_clients(r)
-    b = Blocker(srv, *cmd, protocol=protocol)
-    b.start()
-    wait_blocked(r, before + 1)
-    return b
+    return helpers.block(srv, r.admin, *cmd, blocker=Blocker, protocol=protocol)
+
+
+def wait_blocked(r, n: int) -> None:
+    helpers.wait_blocked(r.admin, n)
 
 
 def entry(eid: bytes, *fv: bytes) -> list:
@@ -123,7 +78,7 @@ def test_xread_block_zero_waits_until_data_arrives(srv, r):
     b = block(srv, r, "XREAD", "BLOCK", "0", "STREAMS", "a", "b", "0", "0")
     time.sleep(0.3)
     assert not b.done.is_set()
-    assert blocked_clients(r) == 1
+    assert helpers.blocked_count(r.admin) == 1
     r.execute_command("XADD", "b", "1", "k", "v")
     assert b.finish() == [[b"b", [entry(b"1-0", b"k", b"v")]]]
 

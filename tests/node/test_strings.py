@@ -15,12 +15,10 @@ import time
 import pytest
 import redis
 
-from shoal.node import dispatch
-from shoal.node.client import Client
 from shoal.node.commands.strings import option_word, string_encoding
 from shoal.node.lcs import lcs, lcs_length
 from shoal.node.numbers import ld2string_human, ld_add, ld_is_finite, string2ld
-from shoal.node.state import NodeState
+from tests.node.helpers import node  # noqa: F401  (node is a fixture)
 
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
 
@@ -691,33 +689,6 @@ def test_long_double_model():
 
 # ------------------------------------------------------------------ events, dirty, propagation (in-process)
 
-class _Node:
-    """A NodeState driven through the real dispatcher, recording keyspace events and what would be propagated."""
-
-    def __init__(self):
-        self.state = NodeState()
-        self.state.notify_flags = "KEA"
-        self.events: list[tuple[str, bytes]] = []
-        self.state.notify_hook = lambda event, key, dbid, cls, flags: self.events.append((event, key))
-        self.propagated: list[list[bytes]] = []
-        self.state.propagate_hooks.append(lambda dbid, argv: self.propagated.append(list(argv)))
-        self.client = Client(self.state)
-
-    def __call__(self, *args) -> bytes:
-        return dispatch.execute(self.client, [a.encode() if isinstance(a, str) else a for a in args])
-
-    def take(self):
-        ev, self.events = self.events, []
-        return ev
-
-    def take_propagated(self):
-        p, self.propagated = self.propagated, []
-        return p
-
-
-@pytest.fixture
-def node():
-    return _Node()
 
 
 # (command, reply, events, dirty increase) as redis-server 7.0.15 gives them, run in this order

@@ -7,10 +7,8 @@ The expected behaviour is redis-server 7.0.15's, checked by hand and in tests/di
 """
 from __future__ import annotations
 
-import socket
 import time
 
-import hiredis
 import pytest
 import redis
 
@@ -18,56 +16,7 @@ from shoal.node import commands as _commands  # noqa: F401  (registers every com
 from shoal.node import dispatch
 from shoal.node.client import Client
 from shoal.node.state import NodeState
-
-
-class Raw:
-    """One raw RESP connection: send commands, read the bytes of exactly the replies asked for. Tests never
-    send more than they read, so everything received belongs to those replies."""
-
-    def __init__(self, srv, timeout: float = 5.0):
-        self.sock = socket.create_connection((srv.host, srv.port), timeout=timeout)
-
-    def send(self, *cmds) -> None:
-        out = b""
-        for argv in cmds:
-            argv = [a if isinstance(a, bytes) else str(a).encode() for a in argv]
-            out += b"*%d\r\n" % len(argv) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in argv)
-        self.sock.sendall(out)
-
-    def read_raw(self, n: int = 1) -> bytes:
-        reader = hiredis.Reader()
-        buf = b""
-        got = 0
-        while got < n:
-            data = self.sock.recv(65536)
-            if not data:
-                raise ConnectionError(f"closed after {buf!r}")
-            buf += data
-            reader.feed(data)
-            while reader.gets() is not False:
-                got += 1
-        return buf
-
-    def call(self, *argv) -> bytes:
-        self.send(argv)
-        return self.read_raw()
-
-    def close(self) -> None:
-        self.sock.close()
-
-
-@pytest.fixture
-def raw(shoal, r):  # `r` flushes the node first
-    conns = []
-
-    def make():
-        c = Raw(shoal)
-        conns.append(c)
-        return c
-
-    yield make
-    for c in conns:
-        c.close()
+from tests.node.helpers import raw  # noqa: F401  (a fixture)
 
 
 # ------------------------------------------------------------------ redis-py
