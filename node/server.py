@@ -21,7 +21,7 @@ import time
 
 import trio
 
-from .client import REPLY_ON, Client
+from .client import Client
 from .dispatch import Blocked, execute, filter_reply
 from .resp import ProtocolError, encode, encode_error
 from .state import NodeState
@@ -204,7 +204,7 @@ class Server:
                 perr = e
             out: list[bytes] = []
             io.batch = out
-            for i, argv in enumerate(reqs):
+            for argv in reqs:
                 if state.paused_until:
                     io.batch = None
                     await self._wait_pause(c, argv, out, io)
@@ -218,10 +218,9 @@ class Server:
                         out.clear()
                     r = await self._block(c, io, b)
                     io.batch = out
-                if c.reply_mode != REPLY_ON:
+                if c.reply_mode:  # REPLY_ON is 0
                     r = filter_reply(c, r)
-                if r:
-                    out.append(r)
+                out.append(r)  # b"" (no reply) joins harmlessly
                 if blocking.ready:  # after the reply: what serving them pushes to this client comes after it
                     blocking.serve_ready()
                 if c.closing or c.close_after_reply:
@@ -232,7 +231,9 @@ class Server:
                 out.append(encode_error("ERR " + str(perr)))
                 c.close_after_reply = True
             if out:
-                self._write(io, out[0] if len(out) == 1 else b"".join(out))
+                data_out = out[0] if len(out) == 1 else b"".join(out)
+                if data_out:
+                    self._write(io, data_out)
             if c.close_after_reply:
                 return
             pending = parser.pending()
