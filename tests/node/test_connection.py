@@ -230,3 +230,30 @@ def test_unauthenticated_clients_may_only_send_small_requests(secured):
         assert ok.call("SET", "big", "x" * 20000) == b"+OK\r\n"
     finally:
         ok.close()
+
+
+def test_unauthenticated_flood_that_never_reads_holds_bounded_memory(secured):
+    # CVE-2025-21605: a client that never authenticates and never reads its NOAUTH errors must not make the node's
+    # memory grow. Shoal stops reading a client whose replies the kernel does not take, so what it holds is at
+    # most one read's worth of replies.
+    import socket
+    import time
+
+    c = secured.client(password=PASSWORD)
+    rss_before = c.info("memory")["used_memory_rss"]
+    flood = socket.create_connection((secured.host, secured.port))
+    flood.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    flood.setblocking(False)
+    chunk = b"*1\r\n$4\r\nPING\r\n" * 4096
+    sent = 0
+    deadline = time.time() + 5
+    while time.time() < deadline and sent < 200 * 1024 * 1024:
+        try:
+            sent += flood.send(chunk)
+        except BlockingIOError:
+            time.sleep(0.01)  # the node stopped reading us: exactly the point
+    assert c.ping()  # others are still served
+    rss_after = c.info("memory")["used_memory_rss"]
+    assert rss_after - rss_before < 64 * 1024 * 1024, (rss_before, rss_after, sent)
+    flood.close()
+    assert c.ping()
