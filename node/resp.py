@@ -246,8 +246,8 @@ class ExactParser:
 # hiredis is a reply parser; three things keep it honest on requests:
 # * a screen before it sees a read: no '*' followed by 7+ digits (hiredis pre-allocates the list an array header
 #   declares), no '$' followed by 7+ digits (Redis refuses a bulk over proto-max-bulk-len at once, hiredis would
-#   wait for it; 1 MB is the smallest allowed limit), no line starting with '+', '=' or '|' (hiredis hands back
-#   plain bytes for those, Redis demands '$'), and no '\r' without its '\n' (Redis skips the byte after a '\r'
+#   wait for it; 1 MB is the smallest allowed limit), no line starting with '+', '=', '(' or '|' (hiredis hands
+#   back plain bytes for the first three and swallows attributes, Redis demands '$'), and no '\r' without its '\n' (Redis skips the byte after a '\r'
 #   whatever it is, hiredis insists on "\r\n"). Payloads can trip it too; that read then takes the exact path.
 #   Each pattern starts with a literal byte, which the regex engine skips to quickly.
 # * byte accounting after it (see RequestParser): any other reply type ':1', '_', '%2', a nested array... comes
@@ -256,7 +256,7 @@ class ExactParser:
 #   instead of waiting for bytes that will not come.
 _SCREEN_STAR = re.compile(rb"\*\d{7}").search
 _SCREEN_DOLLAR = re.compile(rb"\$\d{7}").search
-_SCREEN_LINE = re.compile(rb"\n[+=|]").search
+_SCREEN_LINE = re.compile(rb"\n[+=(|]").search
 # how much of an unfinished request is re-checked exactly: enough for a header line that Redis refuses for being
 # over 64 KB without a '\r' even when it starts after a first 64 KB bulk
 _PARTIAL_CHECK_MAX = 2 * PROTO_INLINE_MAX_SIZE + 64
@@ -271,6 +271,26 @@ _HDR_SIZE = [len(b"*%d\r\n" % n) for n in range(_SIZE_TABLE)]
 _arg_size = _ARG_SIZE.__getitem__
 _hdr_size = _HDR_SIZE.__getitem__
 _bytes_len = bytes.__len__
+
+
+_ONLY_BYTES = {bytes}
+
+
+def _ends_with_request(data: bytes, req: list) -> bool:
+    """Does `data` end with the RESP encoding of `req`? Compared piece by piece from the end, without building
+    the encoding (a request may carry a large value)."""
+    p = len(data)
+    for a in reversed(req):
+        n = len(a)
+        if p < n + 2 or data[p - 2:p] != b"\r\n" or not data.startswith(a, p - 2 - n):
+            return False
+        p -= n + 2
+        hdr = b"$%d\r\n" % n
+        if not data.startswith(hdr, p - len(hdr)) or p < len(hdr):
+            return False
+        p -= len(hdr)
+    hdr = b"*%d\r\n" % len(req)
+    return p >= len(hdr) and data.startswith(hdr, p - len(hdr))
 
 
 def _suspicious(data: bytes) -> bool:
@@ -405,6 +425,17 @@ class RequestParser:
                         if a.__class__ is not bytes:
                             raise TypeError
                         size += _ARG_SIZE[len(a)]
+                elif got and self.boundary:
+                    # a pipeline that started at a boundary: when the read ends with the last request's
+                    # encoding it ends at a boundary too, and one C-level pass over the argument types replaces
+                    # the byte accounting (the screen has kept out every type hiredis would turn into bytes)
+                    reqs = out[start:]
+                    if set(map(type, chain.from_iterable(reqs))) != _ONLY_BYTES:
+                        raise TypeError
+                    if _ends_with_request(data, reqs[-1]):
+                        self.tail = b""
+                        return
+                    size = encoded_size(reqs)
                 else:
                     size = encoded_size(out[start:]) if got else 0
             except IndexError:
