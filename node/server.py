@@ -236,6 +236,8 @@ class Server:
                     self._write(io, data_out)
             if c.close_after_reply:
                 return
+            if parser.fast and parser.boundary:
+                continue  # nothing held for an unfinished request
             pending = parser.pending()
             if pending > c.query_peak:
                 c.query_peak = pending
