@@ -10,7 +10,7 @@ points inside the circle or box, and then orders them as Redis does, ties includ
 * no ASC/DESC: the scan order (cell by cell, by score then member within a cell);
 * ASC/DESC returning every match: glibc's qsort, which is a stable merge sort, on the distance alone;
 * ASC/DESC with COUNT below the number of matches: Redis's `pqsort`, a partial Bentley-McIlroy quicksort that
-  is not stable; `_pqsort` reproduces it step by step so equal distances come out in Redis's order.
+  is not stable; node/pqsort.py reproduces it step by step so equal distances come out in Redis's order.
 
 Cost: O(log n) per cell to find its range, then O(m) for the m candidates (decode + one haversine each), plus the
 sort, O(k log k) for the k matches.
@@ -22,6 +22,7 @@ import math
 from .. import geohash
 from ..errors import CommandError, NOT_INTEGER, SYNTAX, WRONGTYPE
 from ..numbers import string2ll
+from ..pqsort import pqsort
 from ..resp import NULL_ARRAY, Raw
 from ..types.zset import ZSet, limits_of
 from .registry import command
@@ -355,6 +356,10 @@ def _collect(zs: ZSet, shape: geohash.Shape, limit: int) -> list:
     return out
 
 
+def _by_key(x, y) -> int:
+    return (x[0] > y[0]) - (x[0] < y[0])
+
+
 def _order(points: list, desc: bool, returned: int) -> list:
     """Sort by distance as Redis does: qsort (glibc's is a stable merge sort) when every match is returned, else
     pqsort of the first `returned` places. The placement of equal distances is the only thing that tells the two
@@ -368,94 +373,8 @@ def _order(points: list, desc: bool, returned: int) -> list:
     if ranked[returned] != top[-1] and len(set(top)) == returned:
         keyed.sort(key=lambda kp: kp[0])
     else:
-        _pqsort(keyed, len(keyed), 0, returned - 1)
+        pqsort(keyed, _by_key, 0, returned - 1)
     return [p for _, p in keyed]
-
-
-def _med3(a: list, i: int, j: int, k: int) -> int:
-    x, y, z = a[i][0], a[j][0], a[k][0]
-    if x < y:
-        if y < z:
-            return j
-        return k if x < z else i
-    if y > z:
-        return j
-    return i if x < z else k
-
-
-def _insertion_sort(a: list, base: int, n: int) -> None:
-    for m in range(base + 1, base + n):
-        p = m
-        while p > base and a[p - 1][0] > a[p][0]:
-            a[p - 1], a[p] = a[p], a[p - 1]
-            p -= 1
-
-
-def _pqsort(a: list, n: int, lrange: int, rrange: int) -> None:
-    """Redis 7.0's pqsort (NetBSD's qsort, Bentley & McIlroy, with partitions outside [lrange, rrange] left
-    unsorted) on [key, item] pairs, with list indexes for byte pointers: the same comparisons and swaps in the same
-    order, hence the same placement of equal keys. Unlike later NetBSD versions, a partition pass that swapped
-    nothing does not switch to insertion sort (checked against 7.0.15's tie order). Partitions are kept on a
-    stack instead of recursing (they are disjoint, so the order they are done in changes nothing). O(n log n) on
-    average; partitions under 7 elements are insertion sorted."""
-    stack = [(0, n)]
-    while stack:
-        base, n = stack.pop()
-        if n < 7:
-            _insertion_sort(a, base, n)
-            continue
-        pm = base + n // 2
-        if n > 7:
-            pl = base
-            pn = base + n - 1
-            if n > 40:
-                d = n // 8
-                pl = _med3(a, pl, pl + d, pl + 2 * d)
-                pm = _med3(a, pm - d, pm, pm + d)
-                pn = _med3(a, pn - 2 * d, pn - d, pn)
-            pm = _med3(a, pl, pm, pn)
-        a[base], a[pm] = a[pm], a[base]
-        pivot = a[base][0]
-        pa = pb = base + 1
-        pc = pd = base + n - 1
-        while True:
-            while pb <= pc:
-                x = a[pb][0]
-                if x > pivot:
-                    break
-                if x == pivot:
-                    a[pa], a[pb] = a[pb], a[pa]
-                    pa += 1
-                pb += 1
-            while pb <= pc:
-                x = a[pc][0]
-                if x < pivot:
-                    break
-                if x == pivot:
-                    a[pc], a[pd] = a[pd], a[pc]
-                    pd -= 1
-                pc -= 1
-            if pb > pc:
-                break
-            a[pb], a[pc] = a[pc], a[pb]
-            pb += 1
-            pc -= 1
-        pn = base + n
-        r = min(pa - base, pb - pa)
-        _vecswap(a, base, pb - r, r)
-        r = min(pd - pc, pn - pd - 1)
-        _vecswap(a, pb, pn - r, r)
-        r = pb - pa
-        if r > 1 and not (rrange < base or lrange >= base + r):
-            stack.append((base, r))
-        r = pd - pc
-        if r > 1 and not (rrange < pn - r or lrange >= pn):
-            stack.append((pn - r, r))
-
-
-def _vecswap(a: list, i: int, j: int, n: int) -> None:
-    for k in range(n):
-        a[i + k], a[j + k] = a[j + k], a[i + k]
 
 
 def _reply(c, points: list, opts: _Options, conversion: float):

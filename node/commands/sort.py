@@ -19,7 +19,7 @@ Ordering (sortCompare): numeric weights compare as doubles and equal ones by the
 with strcoll, which in the C locale Redis runs under is strcmp (the bytes up to the first NUL), or with the
 whole bytes when STORE is given; with ALPHA and BY a missing weight sorts before every present one. DESC negates
 the comparison. A plain sort is glibc's qsort, a stable merge sort; a sort BY a pattern with a LIMIT that
-leaves elements out is Redis's own partial quicksort, which is not stable (`_pqsort`).
+leaves elements out is Redis's own partial quicksort, which is not stable (node/pqsort.py).
 
 Patterns (lookupKeyByPattern): "#" is the element itself; otherwise the first '*' is replaced by the element,
 and "->field" after it (a non-empty field) reads a hash field; a pattern without '*', a missing key, or a key of
@@ -41,6 +41,7 @@ from fractions import Fraction
 from ..errors import CommandError, NOT_INTEGER, SYNTAX, WRONGTYPE
 from ..keyspace import type_name
 from ..numbers import _digits_to_int, string2ll
+from ..pqsort import pqsort
 from ..types.list import ListValue
 from .registry import command
 
@@ -375,7 +376,7 @@ def _sorted_vector(db, vector: list[bytes], o: SortOptions, start: int, end: int
             ka, kb = a[0], b[0]
             return 0 if ka == kb else (sign if ka > kb else -sign)
 
-        _pqsort(items, cmp, start, end)
+        pqsort(items, cmp, start, end)
         return [e for _, e in items]
     order = sorted(range(len(vector)), key=keys.__getitem__, reverse=o.desc)
     return [vector[i] for i in order]
@@ -422,101 +423,3 @@ def _store(c, vector: list[bytes], start: int, end: int, o: SortOptions) -> int:
             st.notify_keyspace_event("del", dst, c.dbid, "g")
         st.dirty += 1
     return len(items)
-
-
-# --------------------------------------------------------------------------------------------------- pqsort
-
-
-def _pqsort(a: list, cmp, lrange: int, rrange: int) -> None:
-    """Sort `a` in place well enough that positions lrange..rrange hold what a full sort puts there, making
-    exactly the moves Redis's pqsort makes (a Bentley-McIlroy quicksort that skips partitions lying outside the
-    range), so that elements comparing equal come out in the same order as in Redis."""
-    _pq(a, 0, len(a), cmp, lrange, rrange)
-
-
-def _med3(a, i, j, k, cmp) -> int:
-    if cmp(a[i], a[j]) < 0:
-        if cmp(a[j], a[k]) < 0:
-            return j
-        return k if cmp(a[i], a[k]) < 0 else i
-    if cmp(a[j], a[k]) > 0:
-        return j
-    return i if cmp(a[i], a[k]) < 0 else k
-
-
-def _insertion_sort(a, lo: int, n: int, cmp) -> None:
-    for m in range(lo + 1, lo + n):
-        j = m
-        while j > lo and cmp(a[j - 1], a[j]) > 0:
-            a[j - 1], a[j] = a[j], a[j - 1]
-            j -= 1
-
-
-def _swap_runs(a, i: int, j: int, n: int) -> None:
-    for k in range(n):
-        a[i + k], a[j + k] = a[j + k], a[i + k]
-
-
-def _overlaps(lo: int, n: int, lrange: int, rrange: int) -> bool:
-    """Whether elements lo..lo+n-1 meet the wanted range; the arithmetic is Redis's, on byte addresses of
-    16-byte elements, so that even an empty wanted range (rrange = lrange - 1) behaves as there."""
-    first, last = lo * 16, (lo + n) * 16 - 1
-    left, right = lrange * 16, (rrange + 1) * 16 - 1
-    return not ((left < first and right < first) or (left > last and right > last))
-
-
-def _pq(a, lo: int, n: int, cmp, lrange: int, rrange: int) -> None:
-    while True:
-        if n < 7:
-            _insertion_sort(a, lo, n, cmp)
-            return
-        pm = lo + n // 2
-        if n > 7:
-            pl, pn = lo, lo + n - 1
-            if n > 40:
-                d = n // 8
-                pl = _med3(a, pl, pl + d, pl + 2 * d, cmp)
-                pm = _med3(a, pm - d, pm, pm + d, cmp)
-                pn = _med3(a, pn - 2 * d, pn - d, pn, cmp)
-            pm = _med3(a, pl, pm, pn, cmp)
-        a[lo], a[pm] = a[pm], a[lo]  # the pivot waits at lo
-        pa = pb = lo + 1
-        pc = pd = lo + n - 1
-        while True:
-            # equal elements gather at both ends (pa, pd), smaller ones after the left group, larger before the right
-            while pb <= pc:
-                r = cmp(a[pb], a[lo])
-                if r > 0:
-                    break
-                if r == 0:
-                    a[pa], a[pb] = a[pb], a[pa]
-                    pa += 1
-                pb += 1
-            while pb <= pc:
-                r = cmp(a[pc], a[lo])
-                if r < 0:
-                    break
-                if r == 0:
-                    a[pc], a[pd] = a[pd], a[pc]
-                    pd -= 1
-                pc -= 1
-            if pb > pc:
-                break
-            a[pb], a[pc] = a[pc], a[pb]
-            pb += 1
-            pc -= 1
-        # (Redis 7.0's copy has no switch to insertion sort when a pass moved nothing, unlike later ones)
-        pn = lo + n
-        r = min(pa - lo, pb - pa)
-        _swap_runs(a, lo, pb - r, r)
-        r = min(pd - pc, pn - pd - 1)
-        _swap_runs(a, pb, pn - r, r)
-        r = pb - pa
-        if r > 1 and _overlaps(lo, r, lrange, rrange):
-            _pq(a, lo, r, cmp, lrange, rrange)
-        r = pd - pc
-        if r > 1:
-            lo, n = pn - r, r
-            if _overlaps(lo, n, lrange, rrange):
-                continue
-        return

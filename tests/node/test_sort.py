@@ -21,6 +21,7 @@ from shoal.node import commands as _commands  # noqa: F401  (registers every com
 from shoal.node import dispatch
 from shoal.node.client import Client
 from shoal.node.commands import sort as sort_module
+from shoal.node.pqsort import pqsort
 from shoal.node.state import NodeState
 
 
@@ -123,7 +124,7 @@ def test_partial_quicksort_puts_the_range_in_place():
         lo = rng.randrange(0, n + 1)
         hi = rng.randrange(lo - 1, n)
         a = list(items)
-        sort_module._pqsort(a, lambda x, y: (x > y) - (x < y), lo, hi)
+        pqsort(a, lambda x, y: (x > y) - (x < y), lo, hi)
         assert sorted(a) == sorted(items)
         assert a[lo:hi + 1] == sorted(items)[lo:hi + 1]
 
