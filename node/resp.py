@@ -616,6 +616,11 @@ def format_double(d: float) -> bytes:
     return b"%.17g" % d
 
 
+_BULK_TYPES = frozenset({bytes, bytearray})
+_CRLF = b"\r\n"
+_bulk_hdr = [b"$%d" % n for n in range(_SIZE_TABLE)].__getitem__
+
+
 def encode(v, proto: int = 2) -> bytes:
     """The wire bytes of reply value `v` for protocol version `proto` (2 or 3)."""
     out: list[bytes] = []
@@ -637,6 +642,15 @@ def _encode_into(v, proto: int, out: list) -> None:
         out.append(b"_\r\n" if proto == 3 else b"$-1\r\n")
     elif t is list or t is tuple:
         out.append(b"*%d\r\n" % len(v))
+        if len(v) > 2 and set(map(type, v)) <= _BULK_TYPES:
+            # an array of plain strings (LRANGE, ZRANGE, SMEMBERS...): "$<n>" headers from a table, interleaved
+            # with the strings and joined by CRLF, all in C; a string of 64 KB or more takes the general way
+            try:
+                out.append(_CRLF.join(chain.from_iterable(zip(map(_bulk_hdr, map(len, v)), v))))
+                out.append(b"\r\n")
+                return
+            except IndexError:
+                pass
         for x in v:
             _encode_into(x, proto, out)
     elif t is Simple:

@@ -8,7 +8,8 @@ import random
 import pytest
 
 from shoal.node import geohash
-from shoal.node.commands.geo import _human, _order, _pqsort
+from shoal.node.commands.geo import _by_key, _human, _order
+from shoal.node.pqsort import pqsort
 
 PALERMO = (13.361389, 38.115556)
 CATANIA = (15.087269, 37.502669)
@@ -188,7 +189,7 @@ def test_full_sort_is_stable():
 
 def test_pqsort_small_arrays_use_insertion_sort():
     a = [[3.0, "a"], [1.0, "b"], [2.0, "c"]]
-    _pqsort(a, 3, 0, 0)
+    pqsort(a, _by_key, 0, 0)
     assert "".join(x[1] for x in a) == "bca"
 
 
@@ -202,5 +203,5 @@ def test_order_fast_path_agrees_with_replay():
         for desc in (False, True):
             fast = _order([list(p) for p in pts], desc, k)[:k]
             keyed = [[-p[0] if desc else p[0], p] for p in pts]
-            _pqsort(keyed, n, 0, k - 1)
+            pqsort(keyed, _by_key, 0, k - 1)
             assert names(fast) == names([p for _, p in keyed[:k]])
