@@ -9,7 +9,6 @@ import time
 
 import trio
 
-from shoal.node import commands as _commands  # noqa: F401  (registers every command)
 from shoal.node.config import Config, ConfigError
 from shoal.node.server import Server, install_signal_handlers
 from shoal.node.state import NodeState

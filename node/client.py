@@ -19,9 +19,9 @@ class Client:
         "id", "state", "addr", "laddr", "fd", "name", "lib_name", "lib_ver", "proto", "db", "dbid", "created",
         "last_interaction", "last_cmd", "in_multi", "multi_queue", "dirty_cas", "dirty_exec", "watched",
         "channels", "patterns", "shard_channels", "reply_mode", "authenticated", "user", "parser", "closing",
-        "close_after_reply", "kill_reason", "writer", "out_pending", "out_soft_since", "flags_extra", "no_evict",
+        "close_after_reply", "writer", "out_pending", "out_soft_since", "no_evict",
         "no_touch", "readonly", "asking", "blocked", "unblock", "is_replica_link", "is_master_link", "tracking",
-        "query_peak", "no_block", "resp_errors", "argv_mem", "multi_mem", "kind", "paused_waiting", "watched_expired",
+        "query_peak", "no_block", "argv_mem", "multi_mem", "kind", "watched_expired",
     )
 
     def __init__(self, state: "NodeState", addr: str = "", laddr: str = "", fd: int = -1):
@@ -61,11 +61,9 @@ class Client:
             self.parser.unauthenticated = True
         self.closing = False  # drop the connection now
         self.close_after_reply = False  # QUIT, protocol errors: flush, then close
-        self.kill_reason = ""
         self.writer: Callable[[bytes], None] | None = None  # set by the server shell
         self.out_pending = 0  # bytes queued but not yet accepted by the kernel
         self.out_soft_since = 0.0
-        self.flags_extra = ""
         self.no_evict = False
         self.no_touch = False
         self.readonly = False
@@ -77,11 +75,9 @@ class Client:
         self.tracking = False
         self.query_peak = 0
         self.no_block = False  # set while running EXEC or a script: blocking commands answer at once
-        self.resp_errors = 0
         self.argv_mem = 0
         self.multi_mem = 0
         self.kind = "normal"  # normal | pubsub | replica: which client-output-buffer-limit class applies
-        self.paused_waiting = False
 
     def select(self, dbid: int) -> None:
         self.dbid = dbid
@@ -135,5 +131,4 @@ class Client:
             f += "e"
         if self.no_touch:
             f += "T"
-        f += self.flags_extra
         return f or "N"

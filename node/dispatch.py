@@ -12,8 +12,7 @@ import logging
 import time
 
 from .client import REPLY_ON, REPLY_SKIP, REPLY_SKIP_NEXT, Client
-from .commands.registry import (ADMIN, DENYOOM, FAST, NO_AUTH, NO_MULTI, PUBSUB, SKIP_SLOWLOG, WRITE, Command,
-                                arity_error)
+from .commands.registry import DENYOOM, FAST, NO_AUTH, NO_MULTI, SKIP_SLOWLOG, Command, arity_error
 from .blocking import Blocked  # noqa: F401  (commands raise it; re-exported for them)
 from .errors import CommandError
 from .resp import QUEUED, ErrorReply, Raw, encode, encode_error

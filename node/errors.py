@@ -24,13 +24,3 @@ INVALID_EXPIRE = "ERR invalid expire time in '%s' command"
 STRING_TOO_BIG = "ERR string exceeds maximum allowed size (proto-max-bulk-len)"
 DB_INDEX = "ERR DB index is out of range"
 OOM = "OOM command not allowed when used memory > 'maxmemory'."
-
-
-class WrongType(CommandError):
-    def __init__(self):
-        Exception.__init__(self, WRONGTYPE)
-        self.msg = WRONGTYPE
-
-
-def err(msg: str) -> CommandError:
-    return CommandError(msg)

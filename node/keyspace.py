@@ -136,9 +136,6 @@ class Database:
             self.lru[key] = self.state.lru_clock
         return v
 
-    def exists(self, key) -> bool:
-        return self.get(key) is not None
-
     def __len__(self) -> int:
         return len(self.data)
 
@@ -385,7 +382,9 @@ class Database:
         return idx.cursor(p), out
 
     def keys(self) -> Iterator:
+        """A snapshot of the key names (KEYS), safe to iterate while keys expire."""
         return iter(list(self.data))
+
 
 
 class Keyspace:

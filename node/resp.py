@@ -336,7 +336,7 @@ class RequestParser:
     Engines switch only at boundaries; inline requests always take the exact engine.
     """
 
-    __slots__ = ("exact", "reader", "fast", "boundary", "saved", "saved_len", "fed", "expected", "done", "tail",
+    __slots__ = ("exact", "reader", "fast", "saved", "saved_len", "fed", "expected", "done", "tail",
                  "_max_bulk", "_unauth", "_pre", "_pre_error")
 
     def __init__(self, max_bulk: int = 512 * 1024 * 1024):
@@ -345,7 +345,6 @@ class RequestParser:
         self.exact: ExactParser | None = None
         self.reader = hiredis.Reader()
         self.fast = True
-        self.boundary = True
         self.saved: list[bytes] | None = []  # raw reads since the last boundary; None once given up
         self.saved_len = 0
         self.fed = 0  # bytes fed to hiredis since the last boundary
@@ -354,6 +353,11 @@ class RequestParser:
         self.tail = b""
         self._pre: list = []
         self._pre_error: ProtocolError | None = None
+
+    @property
+    def boundary(self) -> bool:
+        """Is hiredis between requests? Exactly when the requests it returned account for every byte fed."""
+        return self.fed == self.expected
 
     @property
     def max_bulk(self) -> int:
@@ -452,7 +456,6 @@ class RequestParser:
             return
         fed = self.fed + len(data)
         if expected == fed:
-            self.boundary = True
             self.saved = []
             self.saved_len = self.fed = self.expected = self.done = 0
             self.tail = b""
@@ -469,7 +472,6 @@ class RequestParser:
         if not self._partial_ok(data, p, fed - expected):
             self._replay(data, out, start)
             return
-        self.boundary = False
         self.fed = fed
         self.expected = expected
         self.done += got
@@ -547,7 +549,6 @@ class RequestParser:
         ex.parse(out)
         if ex.at_boundary() and not self._unauth:
             self.fast = True
-            self.boundary = True
             self.exact = None
             self.tail = b""
 
@@ -603,7 +604,6 @@ NULL_ARRAY = _NullArray()
 OK = Raw(b"+OK\r\n")
 QUEUED = Raw(b"+QUEUED\r\n")
 PONG = Raw(b"+PONG\r\n")
-NULL_BULK2 = b"$-1\r\n"
 
 
 def format_double(d: float) -> bytes:

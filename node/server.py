@@ -13,7 +13,6 @@ from __future__ import annotations
 import errno
 import functools
 import logging
-import os
 import select
 import signal
 import socket
@@ -23,7 +22,7 @@ import trio
 
 from .client import Client
 from .dispatch import Blocked, execute, filter_reply
-from .resp import ProtocolError, encode, encode_error
+from .resp import ProtocolError, encode_error
 from .state import NodeState
 
 log = logging.getLogger("shoal.node")
@@ -256,11 +255,7 @@ class Server:
             if out:
                 self._write(io, b"".join(out))
                 out.clear()
-            c.paused_waiting = True
-            try:
-                await trio.sleep(min(0.01, max(0.0, state.paused_until - time.time())))
-            finally:
-                c.paused_waiting = False
+            await trio.sleep(min(0.01, max(0.0, state.paused_until - time.time())))
         if state.paused_until and time.time() >= state.paused_until:
             state.paused_until = 0.0
 

@@ -22,37 +22,29 @@ def _not_in_deny_blocking(c, name: str, multi_ok: bool) -> None:
         raise CommandError(f"ERR {name} isn't allowed for a DENY BLOCKING client")
 
 
+def _subscribe(c, argv, kind: bytes, multi_ok: bool, add, count) -> Raw:
+    """The three SUBSCRIBE flavours: one confirmation per name, with the subscription count after it."""
+    _not_in_deny_blocking(c, kind.decode().upper(), multi_ok)
+    out = []
+    for name in argv[1:]:
+        add(c, name)
+        out.append(confirmation(c.proto, kind, name, count(c)))
+    return Raw(b"".join(out))
+
+
 @command("subscribe")
 def subscribe(c, argv):
-    _not_in_deny_blocking(c, "SUBSCRIBE", True)
-    ps = PubSub.of(c.state)
-    out = []
-    for ch in argv[1:]:
-        ps.subscribe(c, ch)
-        out.append(confirmation(c.proto, b"subscribe", ch, len(c.channels) + len(c.patterns)))
-    return Raw(b"".join(out))
+    return _subscribe(c, argv, b"subscribe", True, PubSub.of(c.state).subscribe, _classic_count)
 
 
 @command("psubscribe")
 def psubscribe(c, argv):
-    _not_in_deny_blocking(c, "PSUBSCRIBE", True)
-    ps = PubSub.of(c.state)
-    out = []
-    for pat in argv[1:]:
-        ps.psubscribe(c, pat)
-        out.append(confirmation(c.proto, b"psubscribe", pat, len(c.channels) + len(c.patterns)))
-    return Raw(b"".join(out))
+    return _subscribe(c, argv, b"psubscribe", True, PubSub.of(c.state).psubscribe, _classic_count)
 
 
 @command("ssubscribe")
 def ssubscribe(c, argv):
-    _not_in_deny_blocking(c, "SSUBSCRIBE", False)
-    ps = PubSub.of(c.state)
-    out = []
-    for ch in argv[1:]:
-        ps.ssubscribe(c, ch)
-        out.append(confirmation(c.proto, b"ssubscribe", ch, len(c.shard_channels)))
-    return Raw(b"".join(out))
+    return _subscribe(c, argv, b"ssubscribe", False, PubSub.of(c.state).ssubscribe, _shard_count)
 
 
 def _unsubscribe(c, argv, kind: bytes, mine: dict, remove, count) -> Raw:

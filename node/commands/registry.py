@@ -73,15 +73,6 @@ class Command:
     rejected_calls: int = 0
     failed_calls: int = 0
 
-    @property
-    def fullname(self) -> str:
-        return self.name
-
-    @property
-    def display_name(self) -> str:
-        """How error messages name it: `config|get` → `config|get` (Redis 7 prints the full name)."""
-        return self.name
-
     def reset_stats(self) -> None:
         self.calls = self.usec = self.rejected_calls = self.failed_calls = 0
         for sub in self.subcommands.values():

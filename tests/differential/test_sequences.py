@@ -13,7 +13,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import shoal.node.commands  # noqa: F401  (registers every command in TABLE)
 from .harness import RawConnection, render, show_argv
 from shoal.node.commands.registry import TABLE
 

@@ -4,7 +4,7 @@ both a shoal-node and the reference redis-server.
 
 Blocking tests (test_blocking.py, test_streams.py) share the client that runs one blocking command on a thread.
 
-Fixtures defined here are used by importing them into the test module (`from tests.node.helpers import raw`).
+Fixtures defined here are made available to every node test by tests/node/conftest.py.
 """
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ import hiredis
 import pytest
 import redis
 
-from shoal.node import commands as _commands  # noqa: F401  (registers every command first, as shoal-node does)
 from shoal.node import dispatch
 from shoal.node.client import Client
 from shoal.node.state import NodeState
@@ -208,3 +207,28 @@ def block(srv, admin, *cmd, blocker=Blocker, **kw) -> Blocker:
     b.start()
     wait_blocked(admin, before + 1)
     return b
+
+
+def assert_ops_scale(build, per_op, big_n: int, small_n: int, factor: float) -> dict:
+    """On a fresh node, build a collection of `big_n` and one of `small_n` elements (`build(client, key, n)`), time
+    each operation on both (`per_op(client, key, n)` → {name: seconds per op}) and check that no operation on the big
+    one is `factor` times slower or more. Returns {name: (µs small, µs big, ratio)}."""
+    from tests.conftest import start_shoal
+
+    srv = start_shoal()
+    try:
+        c = srv.client()
+        t0 = time.perf_counter()
+        build(c, "big", big_n)
+        build_s = time.perf_counter() - t0
+        build(c, "small", small_n)
+        big = per_op(c, "big", big_n)
+        small = per_op(c, "small", small_n)
+        report = {k: (round(small[k] * 1e6, 1), round(big[k] * 1e6, 1), round(big[k] / small[k], 2)) for k in big}
+        print(f"\n{big_n} build {build_s:.1f}s; per-op µs ({small_n}, {big_n}, ratio): {report}")
+        for name, (_, _, ratio) in report.items():
+            assert ratio < factor, f"{name}: {report[name]}"
+        c.close()
+        return report
+    finally:
+        srv.stop()

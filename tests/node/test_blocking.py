@@ -15,7 +15,6 @@ import pytest
 import redis
 
 from tests.node.helpers import DEADLINE, Blocker, block, blocked_count, wait_blocked
-from tests.node.helpers import srv  # noqa: F401  (a fixture: the test runs against both servers)
 
 
 @pytest.fixture

@@ -9,11 +9,9 @@ import time
 import pytest
 import redis
 
-from shoal.node import commands as _commands  # noqa: F401  (registers every command first, as shoal-node does)
 from shoal.node import dispatch
 from shoal.node.client import Client
 from shoal.node.state import NodeState
-from tests.node.helpers import raw  # noqa: F401  (a fixture)
 
 # Redis 7.0's CLIENT LIST fields, in order
 FIELDS_70 = ["id", "addr", "laddr", "fd", "name", "age", "idle", "flags", "db", "sub", "psub", "ssub", "multi",

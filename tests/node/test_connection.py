@@ -10,7 +10,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from tests.conftest import start_shoal
-from tests.node.helpers import Raw, raw  # noqa: F401  (raw is a fixture)
+from tests.node.helpers import Raw
 
 PASSWORD = "s3cret pass"
 

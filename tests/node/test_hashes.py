@@ -16,7 +16,6 @@ import redis
 
 from shoal.node.types.hash import HashValue
 from tests.node.helpers import assert_each_change_breaks_watch
-from tests.node.helpers import node  # noqa: F401  (node is a fixture)
 
 
 # ------------------------------------------------------------------ the value class

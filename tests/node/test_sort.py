@@ -17,7 +17,6 @@ import time
 import pytest
 import redis
 
-from shoal.node import commands as _commands  # noqa: F401  (registers every command first, as shoal-node does)
 from shoal.node import dispatch
 from shoal.node.client import Client
 from shoal.node.commands import sort as sort_module

@@ -16,7 +16,6 @@ import redis
 
 from tests.node import helpers
 from tests.node.helpers import DEADLINE
-from tests.node.helpers import srv  # noqa: F401  (a fixture: the test runs against both servers)
 
 
 @pytest.fixture

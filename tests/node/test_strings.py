@@ -18,7 +18,6 @@ import redis
 from shoal.node.commands.strings import option_word, string_encoding
 from shoal.node.lcs import lcs, lcs_length
 from shoal.node.numbers import ld2string_human, ld_add, ld_is_finite, string2ld
-from tests.node.helpers import node  # noqa: F401  (node is a fixture)
 
 WRONGTYPE = "WRONGTYPE Operation against a key holding the wrong kind of value"
 

@@ -14,7 +14,7 @@ import time
 import pytest
 import redis
 
-from tests.conftest import start_shoal
+from tests.node.helpers import assert_ops_scale
 
 
 # --------------------------------------------------------------------------------------------------- helpers
@@ -499,19 +499,4 @@ def _per_op(c, key: str, n: int, ops: int = 2000) -> dict:
 
 @pytest.mark.slow
 def test_million_member_operations_stay_logarithmic():
-    srv = start_shoal()
-    try:
-        c = srv.client()
-        t0 = time.perf_counter()
-        _build(c, "big", BIG)
-        build_s = time.perf_counter() - t0
-        _build(c, "small", SMALL)
-        big = _per_op(c, "big", BIG)
-        small = _per_op(c, "small", SMALL)
-        report = {k: (round(small[k] * 1e6, 1), round(big[k] * 1e6, 1), round(big[k] / small[k], 2)) for k in big}
-        print(f"\n1M build {build_s:.1f}s; per-op µs (1k, 1M, ratio): {report}")
-        for name, (_, _, ratio) in report.items():
-            assert ratio < FACTOR, f"{name}: {report[name]}"
-        c.close()
-    finally:
-        srv.stop()
+    assert_ops_scale(_build, _per_op, BIG, SMALL, FACTOR)
