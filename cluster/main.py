@@ -10,6 +10,7 @@ import time
 import trio
 
 from shoal.node.config import Config, ConfigError
+from shoal.node.persistence import install as install_persistence
 from shoal.node.server import Server, install_signal_handlers
 from shoal.node.state import NodeState
 
@@ -72,6 +73,7 @@ async def run_node(config: Config) -> None:
     install_signal_handlers(server)
     log = logging.getLogger("shoal.node")
     log.info("Shoal node starting, pid=%d, port=%d", os.getpid(), server.port)
+    install_persistence(state, server)  # loads the dataset before the first client is served
     await server.serve()
     log.warning("Shoal node is now ready to exit, bye bye...")
 

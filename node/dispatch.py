@@ -12,7 +12,7 @@ import logging
 import time
 
 from .client import REPLY_ON, REPLY_SKIP, REPLY_SKIP_NEXT, Client
-from .commands.registry import DENYOOM, FAST, NO_AUTH, NO_MULTI, SKIP_SLOWLOG, Command, arity_error
+from .commands.registry import FAST, NO_AUTH, NO_MULTI, SKIP_SLOWLOG, WRITE, Command, arity_error
 from .blocking import Blocked  # noqa: F401  (commands raise it; re-exported for them)
 from .errors import CommandError
 from .resp import QUEUED, ErrorReply, Raw, encode, encode_error
@@ -113,6 +113,13 @@ def _gate(client: Client, cmd: Command, argv: list[bytes]) -> bytes | None:
             if client.in_multi:
                 client.dirty_exec = True
             return _error_reply(client, redirect)
+    if state.oom_check is not None:
+        # before MULTI queueing, as Redis: eviction runs before every command, and the hook refuses denyoom
+        # commands, commands queued into a MULTI, and an EXEC of denyoom commands while over maxmemory
+        oom = state.oom_check(client, cmd)
+        if oom is not None:
+            cmd.rejected_calls += 1
+            return _reject(client, cmd.name, oom)
     if client.in_multi and cmd.name not in _MULTI_IMMEDIATE:
         if bits & NO_MULTI:
             cmd.rejected_calls += 1
@@ -124,11 +131,9 @@ def _gate(client: Client, cmd: Command, argv: list[bytes]) -> bytes | None:
         cmd.rejected_calls += 1
         return _reject(client, cmd.name, f"ERR Can't execute '{cmd.name}': only (P|S)SUBSCRIBE / "
                                          "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context")
-    if state.oom_check is not None and bits & DENYOOM:
-        oom = state.oom_check(client, cmd)
-        if oom is not None:
-            cmd.rejected_calls += 1
-            return _reject(client, cmd.name, oom)
+    if state.write_refusal is not None and (bits & WRITE or cmd.name == "ping") and not state.is_replica:
+        cmd.rejected_calls += 1
+        return _reject(client, cmd.name, state.write_refusal)
     return None
 
 
@@ -173,7 +178,8 @@ def call(client: Client, cmd: Command, argv: list[bytes]) -> bytes:
     cmd.usec += dur
     if dur >= state.slow_call_us:
         _record_slow_call(client, cmd, argv, dur)
-    if state.propagate_hooks and state.dirty != dirty and cmd.name not in SELF_PROPAGATING:
+    # only growth counts: SAVE resets `dirty` and must not be propagated (Redis clamps the difference at 0)
+    if state.propagate_hooks and state.dirty > dirty and cmd.name not in SELF_PROPAGATING:
         state.propagate(client.dbid, argv)
     return out
 

@@ -274,7 +274,9 @@ def _memory(state: "NodeState") -> list[str]:
 
 
 def _persistence(state: "NodeState") -> list[str]:
-    # no snapshots or AOF exist yet: every field says so (nothing in progress, nothing ever saved)
+    if state.persistence is not None:
+        return state.persistence.info_lines()
+    # a node built without persistence (unit tests): nothing in progress, nothing ever saved
     return [
         f"loading:{int(bool(state.loading))}",
         "async_loading:0",
@@ -345,8 +347,8 @@ def _stats(state: "NodeState") -> list[str]:
         f"pubsub_channels:{st.pubsub_channels}",
         f"pubsub_patterns:{g('pubsub_patterns')}",
         f"pubsubshard_channels:{g('pubsubshard_channels')}",
-        "latest_fork_usec:0",
-        "total_forks:0",
+        f"latest_fork_usec:{state.background.latest_fork_usec if state.background else 0}",
+        f"total_forks:{state.background.total_forks if state.background else 0}",
         "migrate_cached_sockets:0",
         "slave_expires_tracked_keys:0",
         "active_defrag_hits:0",

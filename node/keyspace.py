@@ -6,15 +6,46 @@ notifications, the dirty counter and blocked clients all see it; command functio
 for a new key themselves.
 
 Time: `now_ms()` is wall-clock milliseconds, read when needed (only volatile keys pay for it).
+
+Memory accounting (node/memory.py reads it): `mem` is what the keys of this database cost, kept up to date by the
+write methods. A `bytes` value is costed on the spot from its length (cheap enough for every SET); any other value
+(collections, and strings grown in place as `bytearray`) may change size behind the keyspace's back, so its last
+costed size sits in `msize` and the key joins `mdirty` whenever it is fetched for writing (`get`), written or
+`touch`ed; memory.py re-costs the dirty keys lazily (before the next command when maxmemory is set, else at the
+next cron tick). Code that fills
+`data` directly (bulk loaders) must call `memory.recount(db)` afterwards.
 """
 from __future__ import annotations
 
 import random
 import time
+from random import random as _random
 from typing import TYPE_CHECKING, Callable, Iterator
 
 if TYPE_CHECKING:
     from .state import NodeState
+
+# Per-key costs in bytes, as the allocator hands them out (pymalloc rounds to 16): a `bytes` object is 33 bytes
+# plus its length; SLOT is a new key's average share of the `data` and `lru` hash tables, which grow in steps
+# (memory.py measures the real tables and corrects the total by the difference).
+SLOT = 84
+LFU_INIT_VAL = 5
+
+
+def bytes_cost(n: int) -> int:
+    """Allocated size of a `bytes` object of length n (pymalloc's 16-byte classes; also close for big ones)."""
+    return (n + 48) & -16
+
+
+def lfu_decayed(packed: int, now_min: int, decay_time: int) -> int:
+    """Redis's LFUDecrAndReturn: the counter of a packed LFU word `(minutes << 8) | counter`, less one per
+    `lfu-decay-time` minutes since its last access."""
+    counter = packed & 0xFF
+    if decay_time:
+        periods = (now_min - (packed >> 8)) // decay_time
+        if periods > 0:
+            return counter - periods if periods < counter else 0
+    return counter
 
 
 def now_ms() -> int:
@@ -95,7 +126,7 @@ class ScanIndex:
 
 class Database:
     __slots__ = ("id", "data", "expires", "state", "watched", "blocked", "scan_index", "vol_keys", "vol_pos", "lru",
-                 "avg_ttl", "expired_stale_perc")
+                 "lfu", "avg_ttl", "expired_stale_perc", "mem", "msize", "mdirty", "sample_keys")
 
     def __init__(self, dbid: int, state: "NodeState"):
         self.id = dbid
@@ -109,16 +140,25 @@ class Database:
         self.vol_keys: list = []
         self.vol_pos: dict = {}
         self.lru: dict = {}  # key → LRU clock (seconds) of its last access, for OBJECT IDLETIME / eviction
+        self.lfu: dict = {}  # key → packed LFU word, under LFU policies only (node/eviction.py)
         self.avg_ttl = 0
         self.expired_stale_perc = 0.0
+        self.mem = 0  # bytes the keys and values cost (see the module docstring)
+        self.msize: dict = {}  # key → (cost << 32) | length, as last costed, of a value that is not `bytes`
+        self.mdirty: set = set()  # keys whose non-`bytes` value must be costed again
+        self.sample_keys: list | None = None  # keys to sample for allkeys eviction when there is no scan_index
 
     # ------------------------------------------------------------------ reads
 
     def get(self, key):
-        """The live value of `key` or None; deletes it first if it has expired."""
+        """The live value of `key` or None; deletes it first if it has expired. The lookup of write commands (reads
+        use `lookup_read`): a collection fetched here may be changed in place, so it is marked to be re-costed."""
         v = self.data.get(key)
-        if v is not None and self.expires and key in self.expires and self._expire_if_needed(key):
-            return None
+        if v is not None:
+            if self.expires and key in self.expires and self._expire_if_needed(key):
+                return None
+            if v.__class__ is not bytes:
+                self.mdirty.add(key)
         return v
 
     def lookup_read(self, key):
@@ -144,18 +184,46 @@ class Database:
     def set(self, key, value, keep_ttl: bool = False) -> None:
         """SET semantics: create or overwrite; an overwrite drops the TTL unless `keep_ttl`."""
         data = self.data
-        if key not in data:
+        old = data.get(key)
+        if old.__class__ is bytes and value.__class__ is bytes:
+            # the common case, a string over a string, kept short: only a change of size class moves `mem`
+            data[key] = value
+            n = len(value)
+            if n != len(old):
+                self.mem += ((n + 48) & -16) - ((len(old) + 48) & -16)
+            if not keep_ttl and self.expires and key in self.expires:
+                self._drop_expire(key)
+            self.lru[key] = self.state.lru_clock
+            if self.watched or self.blocked:
+                self.touch(key)
+            return
+        if value.__class__ is bytes:
+            cost = (len(value) + 48) & -16
+        else:
+            cost = 0
+        if old is None:
             if self.expires and key in self.expires:
                 self._drop_expire(key)
             data[key] = value
+            cost += ((len(key) + 48) & -16) + SLOT
             if self.scan_index is not None:
                 self.scan_index.add(key)
+            elif self.sample_keys is not None:
+                self.sample_keys.append(key)
             if self.state.notify_flags:
                 self.state.notify_keyspace_event("new", key, self.id, "n")  # Redis's dbAdd
         else:
             data[key] = value
+            if old.__class__ is bytes:
+                cost -= (len(old) + 48) & -16
+            else:
+                cost -= self._uncost(key)
             if not keep_ttl and self.expires and key in self.expires:
                 self._drop_expire(key)
+        self.mem += cost
+        if value.__class__ is not bytes:
+            self.msize[key] = 0
+            self.mdirty.add(key)
         self.lru[key] = self.state.lru_clock
         if self.watched or self.blocked:
             self.touch(key)
@@ -163,8 +231,16 @@ class Database:
     def add(self, key, value) -> None:
         """Insert a key known to be absent."""
         self.data[key] = value
+        if value.__class__ is bytes:
+            self.mem += ((len(key) + 48) & -16) + ((len(value) + 48) & -16) + SLOT
+        else:
+            self.mem += ((len(key) + 48) & -16) + SLOT
+            self.msize[key] = 0
+            self.mdirty.add(key)
         if self.scan_index is not None:
             self.scan_index.add(key)
+        elif self.sample_keys is not None:
+            self.sample_keys.append(key)
         self.lru[key] = self.state.lru_clock
         if self.state.notify_flags:
             self.state.notify_keyspace_event("new", key, self.id, "n")  # Redis's dbAdd
@@ -173,9 +249,31 @@ class Database:
 
     def replace(self, key, value) -> None:
         """Change the value of an existing key in place, keeping its TTL (APPEND, SETRANGE, INCR...)."""
-        self.data[key] = value
+        self.set_representation(key, value)
         if self.watched or self.blocked:
             self.touch(key)
+
+    def set_representation(self, key, value) -> None:
+        """Put `value` in place of an existing key's value without telling anyone (no WATCH, no event): for a
+        change of representation only, like `bytes` → `bytearray` before an in-place edit."""
+        data = self.data
+        old = data[key]
+        data[key] = value
+        if old.__class__ is bytes:
+            self.mem -= (len(old) + 48) & -16
+        elif old is not value:
+            self.mem -= self._uncost(key)
+        if value.__class__ is bytes:
+            self.mem += (len(value) + 48) & -16
+        else:
+            if key not in self.msize:
+                self.msize[key] = 0
+            self.mdirty.add(key)
+
+    def _uncost(self, key) -> int:
+        """Forget the costed size of a non-`bytes` value; returns it."""
+        self.mdirty.discard(key)
+        return self.msize.pop(key, 0) >> 32
 
     def delete(self, key) -> bool:
         if key not in self.data:
@@ -188,8 +286,14 @@ class Database:
         return True
 
     def _remove(self, key) -> None:
-        del self.data[key]
+        old = self.data.pop(key)
+        if old.__class__ is bytes:
+            self.mem -= ((len(key) + 48) & -16) + ((len(old) + 48) & -16) + SLOT
+        else:
+            self.mem -= ((len(key) + 48) & -16) + SLOT + self._uncost(key)
         self.lru.pop(key, None)
+        if self.lfu:
+            self.lfu.pop(key, None)
         if self.expires and key in self.expires:
             self._drop_expire(key)
         if self.scan_index is not None:
@@ -205,7 +309,15 @@ class Database:
         return v
 
     def touch(self, key) -> None:
-        """A key changed: break every WATCH on it (Redis's signalModifiedKey)."""
+        """A key changed: break every WATCH on it (Redis's signalModifiedKey). Also the end of every in-place
+        write, so the key counts as accessed (lookupKeyWrite) and its value is re-costed."""
+        v = self.data.get(key)
+        if v is not None:
+            self.lru[key] = self.state.lru_clock
+            if v.__class__ is not bytes:
+                if key not in self.msize:
+                    self.msize[key] = 0
+                self.mdirty.add(key)
         clients = self.watched.get(key)
         if clients:
             for c in clients:
@@ -234,7 +346,12 @@ class Database:
         self.vol_keys = []
         self.vol_pos = {}
         self.lru = {}
+        self.lfu = {}
         self.scan_index = None
+        self.mem = 0
+        self.msize = {}
+        self.mdirty = set()
+        self.sample_keys = None
         return n
 
     def touch_all_watched(self, replaced_with: "Database | None") -> None:
@@ -387,6 +504,76 @@ class Database:
 
 
 
+class LfuDatabase(Database):
+    """A database under an LFU maxmemory-policy: each access also ages and bumps the key's LFU counter (Redis's
+    updateLFU). node/eviction.py switches every database's class when the policy changes, so the other policies
+    pay nothing for LFU. A key without an entry in `lfu` has the counter a new key gets, LFU_INIT_VAL, as of its
+    last access in `lru`; only keys read or written after their creation get an entry."""
+
+    __slots__ = ()
+
+    def lookup_read(self, key):
+        # Database.lookup_read with the LFU update inline: this is every read's path under an LFU policy
+        v = self.data.get(key)
+        if v is not None and self.expires and key in self.expires and self._expire_if_needed(key):
+            v = None
+        st = self.state
+        if v is None:
+            st.stats.keyspace_misses += 1
+            if st.notify_flags:
+                st.notify_keyspace_event("keymiss", key, self.id, "m")
+        else:
+            st.stats.keyspace_hits += 1
+            self.lfu_hit(key, self.lru.get(key))
+            self.lru[key] = st.lru_clock
+        return v
+
+    def set(self, key, value, keep_ttl: bool = False) -> None:
+        # an overwrite counts as an access and keeps the counter (setKey's lookupKeyWrite, dbSetValue)
+        last = self.lru.get(key, -1) if key in self.data else None
+        Database.set(self, key, value, keep_ttl)
+        if last is not None:
+            self.lfu_hit(key, None if last < 0 else last)
+
+    def touch(self, key) -> None:
+        last = self.lru.get(key)
+        Database.touch(self, key)
+        if key in self.data:
+            self.lfu_hit(key, last)
+
+    def lfu_hit(self, key, last) -> None:
+        """One access to `key` (last accessed at `last`, LRU clock seconds): decay the counter by the minutes since
+        its last access, then maybe bump it (Redis's LFUDecrAndReturn and LFULogIncr, inline; the chance of a bump
+        for each counter value is precomputed in `state.lfu_incr_prob`)."""
+        st = self.state
+        now_min = st.lru_clock // 60
+        lfu = self.lfu
+        packed = lfu.get(key)
+        if packed is None:
+            packed = ((last // 60 if last is not None else now_min) << 8) | LFU_INIT_VAL
+            lfu[key] = packed
+        counter = packed & 0xFF
+        if packed >> 8 != now_min:
+            decay_time = st.lfu_params[1]
+            if decay_time:
+                periods = (now_min - (packed >> 8)) // decay_time
+                if periods > 0:
+                    counter = counter - periods if periods < counter else 0
+            lfu[key] = (now_min << 8) | counter
+        if _random() < st.lfu_incr_prob[counter]:
+            lfu[key] = (now_min << 8) | (counter + 1)
+
+
+def lfu_incr_probabilities(log_factor: int) -> list[float]:
+    """For each counter value, the chance an access bumps it (LFULogIncr): 1 up to LFU_INIT_VAL, then
+    1 / ((counter - LFU_INIT_VAL) * lfu-log-factor + 1), never past 255."""
+    probs = []
+    for counter in range(256):
+        base = counter - LFU_INIT_VAL
+        probs.append(0.0 if counter >= 255 else 1.0 if base <= 0 else 1.0 / (base * log_factor + 1))
+    return probs
+
+
 class Keyspace:
     """The numbered databases (SELECT, SWAPDB, FLUSHALL)."""
 
@@ -406,8 +593,8 @@ class Keyspace:
         if db_.watched:
             db_.touch_all_watched(da)
         # clients keep pointing at the same numbered database: swap contents, not objects
-        for attr in ("data", "expires", "scan_index", "vol_keys", "vol_pos", "lru", "avg_ttl",
-                     "expired_stale_perc"):
+        for attr in ("data", "expires", "scan_index", "vol_keys", "vol_pos", "lru", "lfu", "avg_ttl",
+                     "expired_stale_perc", "mem", "msize", "mdirty", "sample_keys"):
             va, vb = getattr(da, attr), getattr(db_, attr)
             setattr(da, attr, vb)
             setattr(db_, attr, va)

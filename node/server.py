@@ -323,6 +323,9 @@ class Server:
         c = io.client
         if c.closing:
             return
+        before_reply = self.state.before_reply
+        if before_reply is not None and before_reply(io, data):
+            return  # the AOF holds it until its fsync covers the writes before it, then sends it through here
         if io.pushq:  # pushed output still waiting goes first
             q = io.pushq
             io.pushq = []

@@ -74,6 +74,9 @@ class NodeState:
         self.loading = False
         self.is_replica = False
         self.shutdown_requested: Callable | None = None  # set by the server shell
+        self.shutdown_saved = False  # SHUTDOWN (the command) has applied its SAVE/NOSAVE choice already
+        self.save_snapshot: Callable | None = None  # persistence: a foreground snapshot (FLUSHALL, SHUTDOWN)
+        self.background = None  # persistence: the forked child slot shared by BGSAVE and BGREWRITEAOF
         self.paused_until = 0.0
         self.pause_writes_only = False
         self.last_save_time = int(time.time())
@@ -95,11 +98,16 @@ class NodeState:
         self.cron_hooks: list[Callable] = []  # fn(now) each cron tick
         self.info_sections: dict[str, Callable] = {}  # extra INFO sections from other rooms: name → fn() -> str
         self.oom_check: Callable | None = None  # maxmemory: fn(client, cmd) -> None or an OOM error text
+        self.write_refusal: str | None = None  # MISCONF text while snapshots/AOF cannot be written
+        self.persistence = None  # node/persistence: snapshots, AOF, background children
+        self.before_reply: Callable | None = None  # AOF: writes its buffer before output leaves (set while it has some)
         self.slowlog_threshold = self.config["slowlog-log-slower-than"]
         self.config.on_change("notify-keyspace-events", self._notify_changed)
         self.config.on_change("slowlog-log-slower-than", self._slowlog_changed)
         from .info import install as _install_server_hooks  # INFO metrics sampler, latency threshold cache
         _install_server_hooks(self)
+        from .eviction import install as _install_eviction  # used_memory accounting, maxmemory, LRU/LFU
+        _install_eviction(self)
 
     @property
     def router(self):
@@ -109,7 +117,7 @@ class NodeState:
     @router.setter
     def router(self, fn) -> None:
         self._router = fn
-        self.gated = self._router is not None or self._oom_check is not None
+        self._regate()
 
     @property
     def oom_check(self):
@@ -119,7 +127,22 @@ class NodeState:
     @oom_check.setter
     def oom_check(self, fn) -> None:
         self._oom_check = fn
-        self.gated = self._router is not None or self._oom_check is not None
+        self._regate()
+
+    @property
+    def write_refusal(self) -> str | None:
+        """While set, write commands (and PING, as Redis) are refused with this error: the disk failed us."""
+        return self._write_refusal
+
+    @write_refusal.setter
+    def write_refusal(self, text: str | None) -> None:
+        self._write_refusal = text
+        self._regate()
+
+    def _regate(self) -> None:
+        # one flag on the hot path: does any command need the slow checks in dispatch._gate?
+        self.gated = (getattr(self, "_router", None) is not None or getattr(self, "_oom_check", None) is not None
+                      or getattr(self, "_write_refusal", None) is not None)
 
     def _slowlog_changed(self, v, old) -> None:
         self.slowlog_threshold = v

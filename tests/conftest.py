@@ -87,9 +87,16 @@ def shoal_argv(port: int, *extra: str) -> list[str]:
 
 
 def start_shoal(*extra: str, workdir: str | None = None) -> ServerProcess:
-    port = free_port()
     wd = workdir or tempfile.mkdtemp(prefix="shoal-test-")
-    return ServerProcess(shoal_argv(port, *extra), port, wd, "shoal").start()
+    for attempt in range(3):
+        # free_port() releases the port before the node binds it: another process may take it in between
+        port = free_port()
+        try:
+            return ServerProcess(shoal_argv(port, *extra), port, wd, "shoal").start()
+        except RuntimeError as e:
+            if "Address already in use" not in str(e) or attempt == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 def start_redis(*extra: str, workdir: str | None = None) -> ServerProcess:

@@ -73,7 +73,7 @@ def _string_for_bit_write(c, key: bytes, max_bit: int):
     if v.__class__ is bytes:
         # same content, new representation: no change anyone could observe, so no WATCH/tracking signal
         v = bytearray(v)
-        db.data[key] = v
+        db.set_representation(key, v)
     elif v.__class__ is not bytearray:
         raise CommandError(WRONGTYPE)
     if len(v) < need:

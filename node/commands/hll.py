@@ -39,7 +39,7 @@ def _unshare(c, key: bytes, v) -> bytearray:
     if v.__class__ is bytearray:
         return v
     buf = bytearray(v)
-    c.db.data[key] = buf
+    c.db.set_representation(key, buf)
     return buf
 
 

@@ -2,25 +2,24 @@
 HELP: what is known about one key's value, and about the process's memory.
 
 OBJECT looks a key up without touching its access time (Redis's LOOKUP_NOTOUCH) but does count a keyspace hit or
-miss. Memory figures are Python's, not jemalloc's: a value's size is `sys.getsizeof` of it and of what it holds
-(sampled for large collections), plus a fixed per-key cost for the key's slots in the database's dicts.
+miss. Memory figures are this process's, from node/memory.py: MEMORY USAGE is what the key costs in CPython's
+allocator (its name, its value with sampled elements, its share of the database's tables, its expiry), and
+used_memory is the accounting the maxmemory limit is checked against (see node/memory.py).
 """
 from __future__ import annotations
 
 import gc
-import sys
-import time
 
 from ..errors import NOT_INTEGER, SYNTAX, CommandError
-from ..info import bytes_to_human, rss_bytes
+from .. import memory
+from ..eviction import key_freq, key_idle_seconds
+from ..info import bytes_to_human
 from ..resp import OK, Double, MapReply, Verbatim, string2ll
 from .registry import command
 from .server_admin import help_reply
 
 OBJ_SHARED_INTEGERS = 10000
 OBJ_SHARED_REFCOUNT = 2**31 - 1
-LFU_INIT_VAL = 5
-KEY_OVERHEAD = 56  # the key's entries in the data dict (hash, key, value) and its access-time dict
 MEMORY_USAGE_SAMPLES = 5
 
 LFU_NOT_SELECTED = ("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that "
@@ -70,13 +69,7 @@ def _lru_policy(c) -> bool:
     return "lru" in c.state.config["maxmemory-policy"]
 
 
-def idle_seconds(db, key) -> int:
-    """Seconds since the key was last read or written, on Redis's LRU clock (seconds, 24 bits)."""
-    last = db.lru.get(key)
-    if last is None:
-        return 0
-    now = int(time.time())
-    return max(0, now - last)
+idle_seconds = key_idle_seconds  # DEBUG OBJECT's lru_seconds_idle
 
 
 @command("object|encoding")
@@ -118,18 +111,7 @@ def object_freq(c, argv):
         return None
     if not _lfu_policy(c):
         raise CommandError(LFU_NOT_SELECTED)
-    return lfu_counter(c, argv[2])
-
-
-def lfu_counter(c, key) -> int:
-    """The key's LFU counter: the eviction room's when it keeps one (`db.lfu`), else the counter a new key
-    starts with, decayed by one per `lfu-decay-time` minutes of idleness as Redis's LFUDecrAndReturn does."""
-    counters = getattr(c.db, "lfu", None)
-    if counters is not None and key in counters:
-        return counters[key]
-    decay = c.state.config["lfu-decay-time"]
-    periods = idle_seconds(c.db, key) // 60 // decay if decay else 0
-    return max(0, LFU_INIT_VAL - periods)
+    return key_freq(c.db, argv[2])
 
 
 _OBJECT_HELP = [
@@ -153,37 +135,8 @@ def object_help(c, argv):
 
 
 def value_size(v, samples: int = MEMORY_USAGE_SAMPLES) -> int:
-    """Bytes a value holds: the object itself, the containers inside it, and its elements, of which `samples`
-    are measured (0: all) and the mean is counted for every element. Monotonic in the value's size."""
-    if _is_string(v):
-        return sys.getsizeof(v)
-    custom = getattr(v, "memory_usage", None)
-    if callable(custom):
-        return int(custom(samples))
-    size = sys.getsizeof(v)
-    for inner in _containers(v):
-        size += sys.getsizeof(inner)
-    n = _length(v)
-    if n:
-        sampled = 0
-        total = 0
-        for elem in _iterate(v):
-            total += _elem_size(elem)
-            sampled += 1
-            if samples and sampled >= samples:
-                break
-        if sampled:
-            size += total * n // sampled
-    return size
-
-
-def _containers(v):
-    attrs = getattr(v, "__dict__", None)
-    values = list(attrs.values()) if attrs else []
-    for slot in getattr(type(v), "__slots__", ()):
-        if hasattr(v, slot):
-            values.append(getattr(v, slot))
-    return [x for x in values if isinstance(x, (dict, list, set, tuple, bytearray))]
+    """Bytes a value costs in this process (`samples` elements measured per collection, 0: all)."""
+    return memory.value_cost(v, samples)
 
 
 def _length(v) -> int:
@@ -199,12 +152,6 @@ def _iterate(v):
         return iter(items()) if callable(items) else iter(v)
     except TypeError:
         return iter(())
-
-
-def _elem_size(x) -> int:
-    if isinstance(x, tuple):
-        return sum(sys.getsizeof(y) for y in x)
-    return sys.getsizeof(x)
 
 
 @command("memory|usage")
@@ -226,21 +173,47 @@ def memory_usage(c, argv):
     v = _lookup_notouch(c, key)
     if v is None:
         return None
-    return KEY_OVERHEAD + sys.getsizeof(key) + value_size(v, samples)
+    return memory.key_cost(c.db, key, samples)
 
 
 def memory_facts(state) -> dict:
-    used = rss_bytes()
-    peak = max(getattr(state, "memory_peak", used), used)
-    startup = getattr(state, "memory_startup", used)
-    clients = sum(cl.out_pending + cl.query_peak for cl in state.clients.values())
-    db_overhead = {db.id: (sys.getsizeof(db.data), sys.getsizeof(db.expires)) for db in state.keyspace.dbs
-                   if db.data}
-    overhead = min(used, startup + clients + sum(a + b for a, b in db_overhead.values()))
-    keys = sum(len(db.data) for db in state.keyspace.dbs)
-    dataset = used - overhead
-    return {"used": used, "peak": peak, "startup": startup, "clients": clients, "db_overhead": db_overhead,
-            "overhead": overhead, "keys": keys, "dataset": dataset}
+    return state.memory.facts()
+
+
+def info_memory_lines(state) -> list[str]:
+    """INFO memory: the field list of node/info.py, its memory figures replaced by the accounting's."""
+    from ..info import _memory
+    f = state.memory.facts()
+    used, rss, peak, startup, dataset = f["used"], f["rss"], f["peak"], f["startup"], f["dataset"]
+    net = used - startup
+    frag = rss / used if used else 0.0
+    total, current = state.evictor.exceeded_ms()
+    state.stats.total_eviction_exceeded_time = total  # the stats section, printed after this one, shows them
+    state.stats.current_eviction_exceeded_time = current
+    ours = {
+        "used_memory": used,
+        "used_memory_human": bytes_to_human(used),
+        "used_memory_rss": rss,
+        "used_memory_rss_human": bytes_to_human(rss),
+        "used_memory_peak": peak,
+        "used_memory_peak_human": bytes_to_human(peak),
+        "used_memory_peak_perc": "%.2f%%" % (used * 100 / peak if peak else 0),
+        "used_memory_overhead": f["overhead"],
+        "used_memory_startup": startup,
+        "used_memory_dataset": dataset,
+        "used_memory_dataset_perc": "%.2f%%" % (dataset * 100 / net if net > 0 else 0),
+        "allocator_allocated": used,
+        "allocator_active": used,
+        "allocator_resident": rss,
+        "mem_fragmentation_ratio": "%.2f" % frag,
+        "mem_fragmentation_bytes": rss - used,
+        "mem_clients_normal": f["clients"],
+    }
+    out = []
+    for line in _memory(state):
+        name = line.split(":", 1)[0]
+        out.append(f"{name}:{ours[name]}" if name in ours else line)
+    return out
 
 
 @command("memory|stats")
@@ -272,15 +245,15 @@ def memory_stats(c, argv):
         (b"peak.percentage", Double(used * 100 / f["peak"] if f["peak"] else 0.0)),
         (b"allocator.allocated", used),
         (b"allocator.active", used),
-        (b"allocator.resident", used),
+        (b"allocator.resident", f["rss"]),
         (b"allocator-fragmentation.ratio", Double(1.0)),
         (b"allocator-fragmentation.bytes", 0),
         (b"allocator-rss.ratio", Double(1.0)),
         (b"allocator-rss.bytes", 0),
         (b"rss-overhead.ratio", Double(1.0)),
         (b"rss-overhead.bytes", 0),
-        (b"fragmentation", Double(1.0)),
-        (b"fragmentation.bytes", 0),
+        (b"fragmentation", Double(f["rss"] / used if used else 0.0)),
+        (b"fragmentation.bytes", f["rss"] - used),
     ]
     return MapReply(out)
 

@@ -67,7 +67,7 @@ def flushall(c, argv):
     st = c.state
     removed = sum(db.flush() for db in st.keyspace.dbs)
     st.dirty += removed
-    save = getattr(st, "save_snapshot", None)  # the persistence room: a snapshot after FLUSHALL when save points exist
+    save = st.save_snapshot  # a snapshot after FLUSHALL when save points exist
     if save is not None and st.config["save"]:
         dirty = st.dirty
         save()
@@ -106,6 +106,7 @@ def shutdown(c, argv):
     if not _save_before_shutdown(st, flags):
         raise CommandError("ERR Errors trying to SHUTDOWN. Check logs.")
     log.warning("User requested shutdown...")
+    st.shutdown_saved = True
     if st.shutdown_requested is not None:
         st.shutdown_requested()
     c.close_after_reply = True
@@ -116,7 +117,7 @@ def _save_before_shutdown(st, flags: set) -> bool:
     """SAVE forces a snapshot, NOSAVE forbids it, neither saves when save points are configured. Without the
     persistence room there is nothing to save, exactly as Redis with no save points; a failed save stops the
     shutdown unless FORCE."""
-    save = getattr(st, "save_snapshot", None)
+    save = st.save_snapshot
     wanted = b"save" in flags or (b"nosave" not in flags and bool(st.config["save"]))
     if not wanted or save is None:
         return True

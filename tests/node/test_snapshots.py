@@ -1,0 +1,318 @@
+"""Snapshots through a real shoal-node process: SAVE, BGSAVE (SCHEDULE), LASTSAVE, save rules, load on start,
+SIGTERM/SHUTDOWN/FLUSHALL saves, the MISCONF gate after a failed background save, kill -9 during a BGSAVE, and
+dump files crossing between shoal-node and Debian's redis-server in both directions.
+"""
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import tempfile
+import time
+
+import pytest
+import redis
+
+from tests.conftest import start_redis, start_shoal
+from tests.node.helpers import Raw
+from tests.node.aof_util import fingerprint, populate, raw_client
+
+MISCONF_RDB = ("MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. "
+               "Commands that may modify the data set are disabled, because this instance is configured to report "
+               "errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check "
+               "the Redis logs for details about the RDB error.")
+
+
+def wait_for(pred, timeout: float = 15.0, what: str = "condition"):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def raw(srv) -> redis.Redis:
+    """A client that leaves replies as they came (status texts such as "Background saving started")."""
+    return raw_client(srv)
+
+
+def persistence(c) -> dict:
+    return c.info("persistence")
+
+
+def bgsave_done(c) -> bool:
+    return persistence(c)["rdb_bgsave_in_progress"] == 0
+
+
+@pytest.fixture
+def nodes():
+    started = []
+    yield started
+    for s in started:
+        s.stop()
+
+
+def node(nodes, *args, workdir=None):
+    srv = start_shoal(*args, workdir=workdir)
+    nodes.append(srv)
+    return srv
+
+
+def workdir() -> str:
+    return tempfile.mkdtemp(prefix="shoal-rdb-")
+
+
+# ------------------------------------------------------------------------------------------------- the commands
+
+def test_save_bgsave_lastsave_and_info(nodes):
+    wd = workdir()
+    srv = node(nodes, workdir=wd)
+    c = srv.client()
+    before = c.lastsave()
+    c.set("a", "1")
+    c.rpush("l", "x", "y")
+    info = persistence(c)
+    assert info["rdb_changes_since_last_save"] == 3  # RPUSH counts each element, as in Redis
+    assert info["rdb_last_bgsave_status"] == "ok" and info["rdb_bgsave_in_progress"] == 0
+    time.sleep(1.1)  # LASTSAVE has a resolution of one second
+    assert c.save() is True
+    assert os.path.exists(os.path.join(wd, "dump.rdb"))
+    assert c.lastsave() > before
+    assert persistence(c)["rdb_changes_since_last_save"] == 0
+    c.set("b", "2")
+    assert raw(srv).execute_command("BGSAVE") == b"Background saving started"
+    wait_for(lambda: bgsave_done(c), what="the BGSAVE to finish")
+    info = persistence(c)
+    assert info["rdb_changes_since_last_save"] == 0
+    assert info["rdb_last_bgsave_status"] == "ok" and info["rdb_saves"] == 2
+    assert info["rdb_last_bgsave_time_sec"] >= 0
+    assert c.info("stats")["total_forks"] == 1
+    assert "Background saving terminated with success" in srv.log()
+    with pytest.raises(redis.ResponseError, match="^syntax error$"):
+        raw(srv).execute_command("BGSAVE", "NOW")
+    # no temporary file is left behind
+    assert sorted(f for f in os.listdir(wd) if f.endswith(".rdb")) == ["dump.rdb"]
+
+
+def test_bgsave_in_progress_and_schedule(nodes):
+    srv = node(nodes, "--rdb-key-save-delay", "5000")  # 5 ms per key in the child: a save that lasts ~1 s
+    c = srv.client()
+    for i in range(200):
+        c.set(f"k{i}", i)
+    assert raw(srv).execute_command("BGSAVE") == b"Background saving started"
+    assert persistence(c)["rdb_bgsave_in_progress"] == 1
+    assert persistence(c)["rdb_current_bgsave_time_sec"] >= 0
+    with pytest.raises(redis.ResponseError, match="^Background save already in progress$"):
+        raw(srv).execute_command("BGSAVE")
+    with pytest.raises(redis.ResponseError, match="^Background save already in progress$"):
+        raw(srv).execute_command("BGSAVE", "SCHEDULE")
+    with pytest.raises(redis.ResponseError, match="^Background save already in progress$"):
+        c.execute_command("SAVE")
+    # a rewrite waits for the snapshot child, then runs
+    assert raw(srv).execute_command("BGREWRITEAOF") == b"Background append only file rewriting scheduled"
+    wait_for(lambda: persistence(c)["aof_rewrites"] == 1 and persistence(c)["aof_rewrite_in_progress"] == 0,
+             what="the scheduled rewrite")
+    assert persistence(c)["rdb_last_bgsave_status"] == "ok"
+
+
+def test_bgsave_while_a_rewrite_runs(nodes):
+    srv = node(nodes, "--rdb-key-save-delay", "5000")
+    c = srv.client()
+    for i in range(200):
+        c.set(f"k{i}", i)
+    assert raw(srv).execute_command("BGREWRITEAOF") == b"Background append only file rewriting started"
+    with pytest.raises(redis.ResponseError, match=r"^Another child process is active \(AOF\?\): can't BGSAVE right "
+                                                  r"now. Use BGSAVE SCHEDULE in order to schedule a BGSAVE whenever "
+                                                  r"possible.$"):
+        raw(srv).execute_command("BGSAVE")
+    assert raw(srv).execute_command("BGSAVE", "SCHEDULE") == b"Background saving scheduled"
+    wait_for(lambda: persistence(c)["rdb_saves"] == 1 and bgsave_done(c), what="the scheduled BGSAVE")
+    # inside a transaction BGSAVE is always scheduled, as in Redis
+    p = c.pipeline(transaction=True)
+    p.execute_command("BGSAVE")
+    assert p.execute() == [True]  # redis-py turns the status into True; the text is checked above
+    wait_for(lambda: persistence(c)["rdb_saves"] == 2 and bgsave_done(c), what="the BGSAVE from EXEC")
+
+
+def test_save_rules_start_a_bgsave(nodes):
+    wd = workdir()
+    srv = node(nodes, "--save", "1 3", workdir=wd)
+    c = srv.client()
+    assert c.config_get("save") == {"save": "1 3"}
+    c.set("a", 1)
+    c.set("b", 2)
+    time.sleep(2.2)
+    assert persistence(c)["rdb_saves"] == 0  # 2 changes: the rule asks for 3
+    c.set("c", 3)
+    wait_for(lambda: persistence(c)["rdb_saves"] == 1 and bgsave_done(c), what="the rule's BGSAVE")
+    assert "3 changes in 1 seconds. Saving..." in srv.log()
+    assert persistence(c)["rdb_changes_since_last_save"] == 0
+    assert os.path.exists(os.path.join(wd, "dump.rdb"))
+
+
+# ------------------------------------------------------------------------------------------------- load on start
+
+def test_every_type_survives_shutdown_save_and_restart(nodes):
+    wd = workdir()
+    srv = node(nodes, "--dbfilename", "snap.rdb", workdir=wd)
+    c = raw_client(srv)
+    populate(c)
+    expected = fingerprint(c)
+    with pytest.raises(redis.ConnectionError):
+        c.execute_command("SHUTDOWN", "SAVE")
+    srv.proc.wait(10)
+    srv = node(nodes, "--dbfilename", "snap.rdb", workdir=wd)
+    c = raw_client(srv)
+    assert fingerprint(c) == expected
+    assert persistence(srv.client())["rdb_last_load_keys_loaded"] == len(expected)
+    assert "DB loaded from disk" in srv.log()
+
+
+def test_sigterm_saves_when_save_points_exist_and_nosave_does_not(nodes):
+    wd = workdir()
+    srv = node(nodes, "--save", "3600 1", workdir=wd)
+    srv.client().set("kept", "1")
+    srv.proc.send_signal(signal.SIGTERM)
+    assert srv.proc.wait(10) == 0
+    assert os.path.exists(os.path.join(wd, "dump.rdb"))
+    srv = node(nodes, "--save", "3600 1", workdir=wd)
+    c = srv.client()
+    assert c.get("kept") == b"1"
+    c.set("lost", "1")
+    with pytest.raises(redis.ConnectionError):
+        c.execute_command("SHUTDOWN", "NOSAVE")
+    srv.proc.wait(10)
+    srv = node(nodes, workdir=wd)
+    assert srv.client().get("kept") == b"1" and srv.client().get("lost") is None
+
+
+def test_flushall_writes_an_empty_snapshot(nodes):
+    wd = workdir()
+    srv = node(nodes, "--save", "3600 100", workdir=wd)
+    c = srv.client()
+    c.set("a", "1")
+    c.save()
+    c.flushall()
+    assert persistence(c)["rdb_changes_since_last_save"] >= 1  # the flush itself is still owed to replicas/AOF
+    srv.stop()
+    srv = node(nodes, workdir=wd)
+    assert srv.client().dbsize() == 0
+
+
+def test_a_corrupt_snapshot_stops_the_node_naming_the_offset():
+    wd = workdir()
+    srv = start_shoal(workdir=wd)
+    c = srv.client()
+    c.set("a", "hello")
+    c.save()
+    srv.stop()
+    path = os.path.join(wd, "dump.rdb")
+    data = bytearray(open(path, "rb").read())
+    data[-9] ^= 0xFF  # the EOF opcode becomes something else
+    with open(path, "wb") as f:
+        f.write(data)
+    with pytest.raises(RuntimeError) as e:
+        start_shoal(workdir=wd)
+    text = str(e.value)
+    assert "exited with 1" in text
+    assert "Internal error in RDB reading offset" in text
+    assert "Terminating server after rdb file reading failure." in text
+    assert "Traceback" not in text
+
+
+# ------------------------------------------------------------------------------------------------- failures
+
+def test_failed_bgsave_refuses_writes_until_a_save_succeeds(nodes):
+    wd = workdir()
+    srv = node(nodes, "--save", "3600 1", workdir=wd)
+    c = srv.client()
+    c.set("big", os.urandom(300_000))
+    c.save()
+    # the child inherits the file-size limit: its write fails with EFBIG
+    resource.prlimit(srv.proc.pid, resource.RLIMIT_FSIZE, (100_000, resource.RLIM_INFINITY))
+    c.set("more", "1")
+    assert raw(srv).execute_command("BGSAVE") == b"Background saving started"
+    wait_for(lambda: persistence(c)["rdb_last_bgsave_status"] == "err", what="the BGSAVE to fail")
+    with pytest.raises(redis.ResponseError) as e:
+        c.set("refused", "1")
+    assert str(e.value) == MISCONF_RDB
+    with pytest.raises(redis.ResponseError, match="^MISCONF"):
+        c.ping()
+    assert c.get("more") == b"1"  # reads go on
+    conn = Raw(srv)
+    assert conn.call("SAVE") == b"-ERR\r\n"  # Redis's bare error for a failed SAVE
+    conn.close()
+    assert "Background saving error" in srv.log()
+    # the previous snapshot was not touched by the failed attempts
+    resource.prlimit(srv.proc.pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+    assert raw(srv).execute_command("BGSAVE") == b"Background saving started"
+    wait_for(lambda: persistence(c)["rdb_last_bgsave_status"] == "ok", what="the BGSAVE to succeed")
+    assert c.set("accepted", "1") is True
+    # stop-writes-on-bgsave-error no: a failed save is reported but writes go on
+    c.config_set("stop-writes-on-bgsave-error", "no")
+    resource.prlimit(srv.proc.pid, resource.RLIMIT_FSIZE, (100_000, resource.RLIM_INFINITY))
+    raw(srv).execute_command("BGSAVE")
+    wait_for(lambda: persistence(c)["rdb_last_bgsave_status"] == "err", what="the BGSAVE to fail")
+    assert c.set("still", "1") is True
+    resource.prlimit(srv.proc.pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+
+
+def test_kill_9_during_bgsave_keeps_the_previous_snapshot(nodes):
+    wd = workdir()
+    srv = node(nodes, "--rdb-key-save-delay", "100", workdir=wd)
+    c = srv.client()
+    for i in range(0, 20_000, 1000):
+        c.mset({f"old{j}": j for j in range(i, i + 1000)})
+    c.save()
+    previous = open(os.path.join(wd, "dump.rdb"), "rb").read()
+    c.set("new", "1")
+    assert raw(srv).execute_command("BGSAVE") == b"Background saving started"
+    child = int(wait_for(lambda: _children(srv.proc.pid), what="the child")[0])
+    wait_for(lambda: os.path.exists(os.path.join(wd, f"temp-{child}.rdb")), what="the child's temp file")
+    srv.proc.kill()
+    srv.proc.wait(10)
+    os.kill(child, signal.SIGKILL)  # kill -9 of the parent leaves the child orphaned: it dies too, mid-write
+    assert open(os.path.join(wd, "dump.rdb"), "rb").read() == previous
+    srv = node(nodes, workdir=wd)
+    c = srv.client()
+    assert c.dbsize() == 20_000 and c.get("old19999") == b"19999" and c.get("new") is None
+
+
+def _children(pid: int) -> list[str]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return f.read().split()
+    except OSError:
+        return []
+
+
+# ------------------------------------------------------------------------------------------------- with Redis
+
+def test_redis_serves_the_dump_a_shoal_node_saved(nodes):
+    wd = workdir()
+    srv = node(nodes, workdir=wd)
+    c = raw_client(srv)
+    populate(c)
+    expected = fingerprint(c)
+    assert raw(srv).execute_command("BGSAVE") == b"Background saving started"
+    wait_for(lambda: bgsave_done(srv.client()), what="the BGSAVE")
+    srv.stop()
+    ref = start_redis("--dir", wd, "--dbfilename", "dump.rdb", workdir=wd)
+    nodes.append(ref)
+    assert fingerprint(raw_client(ref)) == expected
+
+
+def test_a_shoal_node_starts_on_the_dump_redis_saved(nodes):
+    wd = workdir()
+    ref = start_redis("--dir", wd, "--dbfilename", "dump.rdb", workdir=wd)
+    nodes.append(ref)
+    rc = raw_client(ref)
+    populate(rc)
+    rc.hset("lz", mapping={f"f{i}": "v" * 50 for i in range(40)})  # LZF-compressed listpack in Redis's file
+    expected = fingerprint(rc)
+    assert rc.save() == b"OK"
+    ref.stop()
+    srv = node(nodes, workdir=wd)
+    assert fingerprint(raw_client(srv)) == expected
