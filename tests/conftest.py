@@ -74,7 +74,8 @@ class ServerProcess:
     def client(self, **kw) -> redis.Redis:
         # redis-py 8 speaks RESP3 by default; the tests choose explicitly (RESP2 unless protocol=3 is given)
         kw.setdefault("protocol", 2)
-        return redis.Redis(host=self.host, port=self.port, socket_timeout=10, **kw)
+        kw.setdefault("socket_timeout", 10)
+        return redis.Redis(host=self.host, port=self.port, **kw)
 
     @property
     def alive(self) -> bool:

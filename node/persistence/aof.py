@@ -44,6 +44,7 @@ from .aof_bio import FsyncWorker
 from .aof_format import encode_command, select_command
 from .aof_loader import EMPTY, NOT_EXIST, AofLoadError, load_files
 from .aof_rewrite import write_base
+from .files import unlink_quietly
 
 log = logging.getLogger("shoal.node")
 
@@ -338,15 +339,7 @@ class Aof:
                 self.flush(False, defer_always_fsync=True)
             skip = self.config["no-appendfsync-on-rewrite"] and self.state.background.busy()
             if self.config["appendfsync"] == "always" and self.fsync_offset < self.current_size and not skip:
-                try:
-                    os.fdatasync(self.fd)
-                except OSError as e:
-                    log.warning("Can't persist AOF for fsync error when the AOF fsync policy is 'always': %s. "
-                                "Exiting...", e.strerror)
-                    logging.shutdown()
-                    os._exit(1)
-                self.fsync_offset = self.current_size
-                self.last_fsync = _now()
+                self._fsync_or_exit(_now())
         held, self.held = self.held, []
         self._releasing = True
         try:
@@ -437,19 +430,24 @@ class Aof:
             self.last_write_ok = False
             self._write_status_changed()
 
+    def _fsync_or_exit(self, now: int) -> None:
+        """appendfsync always: a write we cannot make durable breaks the promise made to the client, so the
+        node stops, as Redis does."""
+        try:
+            os.fdatasync(self.fd)
+        except OSError as e:
+            log.warning("Can't persist AOF for fsync error when the AOF fsync policy is 'always': %s. "
+                        "Exiting...", e.strerror)
+            logging.shutdown()
+            os._exit(1)
+        self.fsync_offset = self.current_size
+        self.last_fsync = now
+
     def _try_fsync(self, policy: str, now: int, sync_in_progress: bool) -> None:
         if self.config["no-appendfsync-on-rewrite"] and self.state.background.busy():
             return
         if policy == "always":
-            try:
-                os.fdatasync(self.fd)
-            except OSError as e:
-                log.warning("Can't persist AOF for fsync error when the AOF fsync policy is 'always': %s. "
-                            "Exiting...", e.strerror)
-                logging.shutdown()
-                os._exit(1)
-            self.fsync_offset = self.current_size
-            self.last_fsync = now
+            self._fsync_or_exit(now)
         elif policy == "everysec" and now > self.last_fsync:
             if not sync_in_progress:
                 self.bio.fsync(self.fd)
@@ -629,7 +627,7 @@ class Aof:
             except OSError as e:
                 log.warning("Error trying to rename the temporary AOF incr file %s into %s: %s", temp_name,
                             new_incr_path, e.strerror)
-                _unlink_quietly(base_path)
+                unlink_quietly(base_path)
                 self._rewrite_failed()
                 return
             log.info("Successfully renamed the temporary AOF incr file %s into %s", temp_name, incr)
@@ -638,9 +636,9 @@ class Aof:
             mf.persist(m, self.dirname, self.filename)
         except OSError as e:
             log.warning("Can't persist the AOF manifest after the rewrite: %s", e.strerror)
-            _unlink_quietly(base_path)
+            unlink_quietly(base_path)
             if new_incr_path:
-                _unlink_quietly(new_incr_path)
+                unlink_quietly(new_incr_path)
             self._rewrite_failed()
             return
         self.manifest = m
@@ -852,13 +850,6 @@ def _write_all(fd: int, data: bytes) -> tuple[int, int]:
             return total, errno.ENOSPC
         total += n
     return total, 0
-
-
-def _unlink_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass
 
 
 def install(state, server=None) -> Aof:

@@ -21,6 +21,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from .files import fsync_dir
+
 BASE, INCR, HISTORY = "b", "i", "h"
 MANIFEST_MAX_LINE = 1024
 
@@ -289,12 +291,3 @@ def persist(m: Manifest, dirname: str, filename: str) -> None:
         os.close(fd)
     os.rename(tmp, os.path.join(dirname, name))
     fsync_dir(dirname)
-
-
-def fsync_dir(dirname: str) -> None:
-    """A rename or a new file is durable only once its directory is synced."""
-    fd = os.open(dirname, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

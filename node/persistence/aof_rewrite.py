@@ -27,6 +27,7 @@ from ..types.set import SetValue
 from ..types.stream import StreamValue, fmt_id
 from ..types.zset import ZSet
 from .aof_format import encode_command
+from .files import unlink_quietly
 
 ITEMS_PER_CMD = 64
 AUTOSYNC_BYTES = 4 * 1024 * 1024  # aof-rewrite-incremental-fsync: fsync every 4 MB, as Redis's rio does
@@ -172,9 +173,6 @@ def write_base(path: str, state, *, preamble: bool, autosync: bool) -> dict:
             size = f.written
         os.rename(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        unlink_quietly(tmp)
         raise
     return {"keys": keys, "bytes": size}

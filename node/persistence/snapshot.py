@@ -15,6 +15,7 @@ import time
 from ..errors import CommandError
 from ..resp import Simple
 from . import rdb
+from .files import fsync_dir, unlink_quietly
 
 log = logging.getLogger("shoal.node")
 
@@ -40,9 +41,9 @@ def write_snapshot_file(state, filename: str) -> dict:
             os.fsync(f.fileno())
             size = f.tell()
         os.rename(tmp, filename)
-        _fsync_dir(os.path.dirname(os.path.abspath(filename)))
+        fsync_dir(os.path.dirname(os.path.abspath(filename)))
     except BaseException:
-        _unlink_quietly(tmp)
+        unlink_quietly(tmp)
         raise
     return {"bytes": size, "keys": sum(len(db.data) for db in state.keyspace.dbs)}
 
@@ -198,7 +199,7 @@ class Snapshots:
             error = self.state.background.last_report.error
             log.warning("Background saving error%s", f": {error}" if error else "")
             self._set_ok(False)
-        _unlink_quietly(f"temp-{pid}.rdb")
+        unlink_quietly(f"temp-{pid}.rdb")
         if self.bgsave_started >= 0:
             self.last_bgsave_time_sec = int(time.time() - self.bgsave_started)
         self.bgsave_started = -1.0
@@ -210,7 +211,7 @@ class Snapshots:
             self._killing = True
             pid = self._child_pid
             bg.kill("rdb")
-            _unlink_quietly(f"temp-{pid}.rdb")
+            unlink_quietly(f"temp-{pid}.rdb")
 
     # ------------------------------------------------------------------ cron and the write gate
 
@@ -261,18 +262,3 @@ class Snapshots:
             ("rdb_last_load_keys_expired", self.keys_expired_on_load),
             ("rdb_last_load_keys_loaded", self.keys_loaded),
         ]
-
-
-def _fsync_dir(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _unlink_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import resource
 import signal
+import subprocess
 import tempfile
 import time
 
@@ -316,3 +317,103 @@ def test_a_shoal_node_starts_on_the_dump_redis_saved(nodes):
     ref.stop()
     srv = node(nodes, workdir=wd)
     assert fingerprint(raw_client(srv)) == expected
+
+
+# ------------------------------------------------------------------------------------------------- scale and disk
+
+def test_bgsave_of_a_million_keys_while_a_client_works(nodes, capsys):
+    n = 1_000_000
+    wd = workdir()
+    srv = node(nodes, "--enable-debug-command", "yes", workdir=wd)
+    c = srv.client(socket_timeout=60)
+    assert c.execute_command("DEBUG", "POPULATE", n) in (True, b"OK")
+    worker = srv.client()
+    latencies = []
+
+    def step(i: int) -> None:
+        t = time.perf_counter()
+        worker.set(f"w{i}", i)
+        assert worker.get(f"key:{i}") == f"value:{i}".encode()
+        latencies.append(time.perf_counter() - t)
+
+    for i in range(200):
+        step(i)
+    before = len(latencies)
+    assert raw(srv).execute_command("BGSAVE") == b"Background saving started"
+    i = 200
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        step(i)
+        i += 1
+        if i % 50 == 0 and bgsave_done(c):
+            break
+    during = latencies[before:]
+    info = persistence(c)
+    assert info["rdb_last_bgsave_status"] == "ok"
+    # writes made while the child was saving are still owed to the next save
+    assert info["rdb_changes_since_last_save"] == i - 200
+    fork_us = c.info("stats")["latest_fork_usec"]
+    with capsys.disabled():
+        print(f"\nBGSAVE of {n} keys: {len(during)} SET+GET pairs served during the save, longest "
+              f"{max(during) * 1000:.1f} ms (fork {fork_us / 1000:.1f} ms), median "
+              f"{sorted(during)[len(during) // 2] * 1000:.2f} ms; copy-on-write {info['rdb_last_cow_size'] >> 20} MB")
+    srv.stop()
+    srv = node(nodes, workdir=wd)
+    c = srv.client()
+    assert c.dbsize() == n + 200
+    assert c.get("key:999999") == b"value:999999" and c.get("w199") == b"199"
+
+
+class Tmpfs:
+    """A small RAM disk to fill up; skips the test where mounting is not allowed (not root, a container)."""
+
+    def __init__(self, size: str = "2m") -> None:
+        self.path = tempfile.mkdtemp(prefix="shoal-tmpfs-")
+        out = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", self.path],
+                             capture_output=True, text=True)
+        if out.returncode != 0:
+            os.rmdir(self.path)
+            pytest.skip(f"cannot mount a tmpfs here: {out.stderr.strip()}")
+
+    def close(self) -> None:
+        subprocess.run(["umount", "-l", self.path], capture_output=True)
+        os.rmdir(self.path)
+
+
+def test_a_full_disk_stops_writes_and_freed_space_resumes_them(nodes):
+    disk = Tmpfs("2m")
+    try:
+        ballast = os.path.join(disk.path, "ballast")
+        with open(ballast, "wb") as f:
+            f.write(b"\0" * 1_500_000)
+        srv = node(nodes, "--dir", disk.path, "--save", "1 1", workdir=disk.path)
+        c = srv.client()
+        payload = os.urandom(200_000)
+        acked = []
+        for i in range(8):  # bounded: the disk has room for about two of these
+            try:
+                c.set(f"k{i}", payload)
+                acked.append(i)
+            except redis.ResponseError as e:
+                assert str(e) == MISCONF_RDB
+                break
+            wait_for(lambda: bgsave_done(c) and persistence(c)["rdb_changes_since_last_save"] == 0
+                     or persistence(c)["rdb_last_bgsave_status"] == "err", what="the rule's BGSAVE")
+        wait_for(lambda: persistence(c)["rdb_last_bgsave_status"] == "err", what="the disk to fill")
+        with pytest.raises(redis.ResponseError) as e:
+            c.set("refused", "1")
+        assert str(e.value) == MISCONF_RDB
+        assert c.get(f"k{acked[-1]}") == payload  # reads go on
+        assert "No space left on device" in srv.log()
+        os.unlink(ballast)
+        # the save rule retries 5 s after a failure; then writes are accepted again
+        wait_for(lambda: persistence(c)["rdb_last_bgsave_status"] == "ok", timeout=20, what="a retried save")
+        c.set("accepted", "1")
+        srv.stop()
+        srv = node(nodes, "--dir", disk.path, workdir=disk.path)
+        c = srv.client()
+        assert all(c.get(f"k{i}") == payload for i in acked)
+        assert c.get("accepted") == b"1"
+        srv.stop()
+    finally:
+        disk.close()
