@@ -289,6 +289,20 @@ def _change_repl_id(c, argv):
     return OK
 
 
+def _reload(c, argv):
+    options = {"merge": False, "noflush": False, "nosave": False}
+    for a in argv[2:]:
+        word = a.lower().decode("utf-8", "replace")
+        if word not in options:
+            raise CommandError("ERR DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE options.")
+        options[word] = True
+    p = c.state.persistence
+    if p is None:
+        raise CommandError("ERR persistence is not available on this node")
+    p.snapshots.debug_reload(save=not options["nosave"], flush=not options["noflush"], merge=options["merge"])
+    return OK
+
+
 # name -> (function, exact argc, or -minimum)
 _SUBCOMMANDS = {
     "help": (_help, 2),
@@ -302,6 +316,7 @@ _SUBCOMMANDS = {
     "error": (_error, 3),
     "log": (_log, 3),
     "change-repl-id": (_change_repl_id, 2),
+    "reload": (_reload, -2),
 }
 
 _HELP = [
@@ -323,6 +338,9 @@ _HELP = [
     "PROTOCOL <type>",
     "    Answer with a sample reply of <type>: string, integer, double, bignum, null, array, set, map,",
     "    attrib, push, verbatim, true or false.",
+    "RELOAD [MERGE] [NOFLUSH] [NOSAVE]",
+    "    Save the dataset, empty it and load it back from the snapshot. MERGE: keys of the file replace keys",
+    "    present; NOFLUSH: keep the dataset before loading; NOSAVE: load the file as it is on disk.",
     "SET-ACTIVE-EXPIRE <0|1>",
     "    Turn the background deletion of expired keys off (0) or on (1).",
     "SLEEP <seconds>",

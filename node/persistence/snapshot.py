@@ -106,6 +106,26 @@ class Snapshots:
         log.info("Done loading RDB, keys loaded: %d, keys expired: %d.", info.keys_loaded, info.expired_skipped)
         log.info("DB loaded from disk: %.3f seconds", time.perf_counter() - t0)
 
+    def debug_reload(self, save: bool, flush: bool, merge: bool) -> None:
+        """DEBUG RELOAD: save (unless NOSAVE), empty the dataset (unless NOFLUSH), load the file back; MERGE lets
+        the file's keys replace existing ones instead of failing on them. Raises CommandError."""
+        if save:
+            try:
+                self.save()
+            except OSError:
+                raise CommandError("ERR") from None
+        state = self.state
+        if flush:
+            for db in state.keyspace.dbs:
+                db.flush()
+        try:
+            with open(self.filename, "rb") as f:
+                rdb.load_rdb(f, state, strict=not merge)
+        except (OSError, rdb.RdbError) as e:
+            log.warning("Error loading the RDB dump in DEBUG RELOAD: %s", e)
+            raise CommandError("ERR Error trying to load the RDB dump") from None
+        log.warning("DB reloaded by DEBUG RELOAD")
+
     # ------------------------------------------------------------------ foreground save
 
     def save(self) -> None:

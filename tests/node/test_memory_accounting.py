@@ -29,7 +29,10 @@ def _growth_ratio(srv, r, cmds) -> tuple[float, int, int]:
     send_commands(srv, cmds)
     del cmds[:]
     rss1, used1 = rss(srv), used_memory(r)
-    return (used1 - used0) / (rss1 - rss0), used1 - used0, rss1 - rss0
+    ratio = (used1 - used0) / (rss1 - rss0)
+    print(f"\nused_memory grew {(used1 - used0) >> 20} MB, RSS grew {(rss1 - rss0) >> 20} MB: "
+          f"estimate error {100 * (ratio - 1):+.1f}%")
+    return ratio, used1 - used0, rss1 - rss0
 
 
 def test_a_million_strings(fresh):

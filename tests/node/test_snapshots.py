@@ -417,3 +417,24 @@ def test_a_full_disk_stops_writes_and_freed_space_resumes_them(nodes):
         srv.stop()
     finally:
         disk.close()
+
+
+def test_debug_reload(nodes):
+    srv = node(nodes, "--enable-debug-command", "yes")
+    c = raw_client(srv)
+    populate(c)
+    expected = fingerprint(c)
+    assert c.execute_command("DEBUG", "RELOAD") == b"OK"
+    assert fingerprint(c) == expected
+    c.execute_command("SET", "after", "1")
+    assert c.execute_command("DEBUG", "RELOAD", "NOSAVE") == b"OK"  # the file on disk wins
+    assert c.execute_command("EXISTS", "after") == 0
+    c.execute_command("SET", "after", "1")
+    with pytest.raises(redis.ResponseError, match="^Error trying to load the RDB dump$"):
+        c.execute_command("DEBUG", "RELOAD", "NOSAVE", "NOFLUSH")  # the file's keys are present already
+    assert c.execute_command("DEBUG", "RELOAD", "NOSAVE", "NOFLUSH", "MERGE") == b"OK"
+    assert c.execute_command("EXISTS", "after") == 1
+    assert fingerprint(c, dbs=[5]) == {k: v for k, v in expected.items() if k[0] == 5}
+    with pytest.raises(redis.ResponseError, match="^DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE "
+                                                  "options.$"):
+        c.execute_command("DEBUG", "RELOAD", "FAST")
