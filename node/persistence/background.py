@@ -172,9 +172,11 @@ def _run_child(child_fn: Callable[[], object], report_fd: int) -> None:
         extra = child_fn()
         report["extra"] = extra if isinstance(extra, dict) else {}
         code = 0
+    except OSError as e:  # a full or failing disk: the parent logs the one line, as Redis does
+        report["error"] = e.strerror or str(e)
     except BaseException as e:  # noqa: BLE001  (whatever happened, the child must leave through os._exit)
         report["error"] = f"{e.__class__.__name__}: {e}"
-        try:
+        try:  # a bug, not an I/O failure: its traceback is worth the noise
             os.write(2, traceback.format_exc().encode("utf-8", "replace"))
         except OSError:
             pass
