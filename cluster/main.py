@@ -73,8 +73,11 @@ async def run_node(config: Config) -> None:
     install_signal_handlers(server)
     log = logging.getLogger("shoal.node")
     log.info("Shoal node starting, pid=%d, port=%d", os.getpid(), server.port)
-    install_persistence(state, server)  # loads the dataset before the first client is served
-    await server.serve()
+    persistence = install_persistence(state, server)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(persistence.load_and_attach)  # clients get -LOADING until the dataset is in
+        await server.serve()
+        nursery.cancel_scope.cancel()
     log.warning("Shoal node is now ready to exit, bye bye...")
 
 

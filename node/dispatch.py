@@ -12,7 +12,7 @@ import logging
 import time
 
 from .client import REPLY_ON, REPLY_SKIP, REPLY_SKIP_NEXT, Client
-from .commands.registry import FAST, NO_AUTH, NO_MULTI, SKIP_SLOWLOG, WRITE, Command, arity_error
+from .commands.registry import FAST, LOADING, NO_AUTH, NO_MULTI, SKIP_SLOWLOG, WRITE, Command, arity_error
 from .blocking import Blocked  # noqa: F401  (commands raise it; re-exported for them)
 from .errors import CommandError
 from .resp import QUEUED, ErrorReply, Raw, encode, encode_error
@@ -120,6 +120,9 @@ def _gate(client: Client, cmd: Command, argv: list[bytes]) -> bytes | None:
         if oom is not None:
             cmd.rejected_calls += 1
             return _reject(client, cmd.name, oom)
+    if state.loading and not bits & LOADING:
+        cmd.rejected_calls += 1
+        return _reject(client, cmd.name, "LOADING Redis is loading the dataset in memory")
     if client.in_multi and cmd.name not in _MULTI_IMMEDIATE:
         if bits & NO_MULTI:
             cmd.rejected_calls += 1

@@ -71,7 +71,7 @@ class NodeState:
         self.run_id = os.urandom(20).hex()
         self.dirty = 0  # changes since the last save, as Redis counts them
         self.lru_clock = int(time.time())
-        self.loading = False
+        self._loading = False
         self.is_replica = False
         self.shutdown_requested: Callable | None = None  # set by the server shell
         self.shutdown_saved = False  # SHUTDOWN (the command) has applied its SAVE/NOSAVE choice already
@@ -130,6 +130,16 @@ class NodeState:
         self._regate()
 
     @property
+    def loading(self) -> bool:
+        """While the dataset is being loaded, commands without the `loading` flag get -LOADING."""
+        return self._loading
+
+    @loading.setter
+    def loading(self, v: bool) -> None:
+        self._loading = v
+        self._regate()
+
+    @property
     def write_refusal(self) -> str | None:
         """While set, write commands (and PING, as Redis) are refused with this error: the disk failed us."""
         return self._write_refusal
@@ -142,7 +152,7 @@ class NodeState:
     def _regate(self) -> None:
         # one flag on the hot path: does any command need the slow checks in dispatch._gate?
         self.gated = (getattr(self, "_router", None) is not None or getattr(self, "_oom_check", None) is not None
-                      or getattr(self, "_write_refusal", None) is not None)
+                      or getattr(self, "_write_refusal", None) is not None or getattr(self, "_loading", False))
 
     def _slowlog_changed(self, v, old) -> None:
         self.slowlog_threshold = v

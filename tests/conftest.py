@@ -47,7 +47,9 @@ class ServerProcess:
             try:
                 with socket.create_connection((self.host, self.port), timeout=0.5) as s:
                     s.sendall(b"PING\r\n")
-                    if s.recv(64).startswith((b"+PONG", b"-")):
+                    reply = s.recv(64)
+                    # -NOAUTH and the like mean it is up; -LOADING means not yet (a dataset is loading)
+                    if reply.startswith((b"+PONG", b"-")) and not reply.startswith(b"-LOADING"):
                         return self
             except OSError:
                 time.sleep(0.05)

@@ -118,6 +118,8 @@ def _save_before_shutdown(st, flags: set) -> bool:
     persistence room there is nothing to save, exactly as Redis with no save points; a failed save stops the
     shutdown unless FORCE."""
     save = st.save_snapshot
+    if st.loading:
+        return True  # half a dataset must never overwrite the file it comes from (Redis forces NOSAVE here)
     wanted = b"save" in flags or (b"nosave" not in flags and bool(st.config["save"]))
     if not wanted or save is None:
         return True

@@ -1,25 +1,71 @@
 """Persistence: snapshots (`rdb.py` the format, `snapshot.py` SAVE/BGSAVE and the save rules), the append-only
 file (`aof.py` and its parts), and the forked children that write both in the background (`background.py`).
 
-`install(state, server)` is called by the composition root before the node serves: it loads the dataset (the AOF
-when `appendonly yes`, else the snapshot, as Redis's loadDataFromDisk) and plugs savers into the node's hooks.
+The composition root calls `install(state, server)` before the node serves, then runs `load_and_attach()` beside
+the server: the dataset (the AOF when `appendonly yes`, else the snapshot, as Redis's loadDataFromDisk) loads in
+a worker thread while the node already answers, as Redis does, `-LOADING` to everything but the few commands
+flagged `loading` (INFO, CONFIG, SHUTDOWN...). The keyspace has one writer at a time either way: commands that
+could touch it are refused until the load is over, and the cron leaves it alone meanwhile. Only then are the
+savers plugged into the node's hooks, so replaying a file never feeds the file.
 """
 from __future__ import annotations
 
+import logging
+import os
+
+import trio
+
 from .aof import Aof
-from .aof import install as install_aof
+from .aof import attach as attach_aof
 from .background import BackgroundJobs
 from .snapshot import Snapshots
+
+log = logging.getLogger("shoal.node")
 
 
 class Persistence:
     """What the rest of the node sees: the snapshots, the AOF, their shared child slot, and one write gate."""
 
-    def __init__(self, state, snapshots: Snapshots, aof: Aof, background: BackgroundJobs) -> None:
+    def __init__(self, state, server) -> None:
         self.state = state
-        self.snapshots = snapshots
-        self.aof = aof
-        self.background = background
+        self.server = server
+        self.background = BackgroundJobs()
+        state.background = self.background
+        self.snapshots = Snapshots(state)
+        self.aof = Aof(state)
+        state.save_snapshot = self.snapshots.save_for_shutdown_or_flush
+        state.persistence = self
+
+    # ------------------------------------------------------------------ start-up
+
+    def load(self) -> None:
+        """loadDataFromDisk. Raises SystemExit(1) when the files cannot be trusted (logged with the reason)."""
+        self.aof.load_on_start()  # reads the manifest even with AOF off: its sequence numbers go on
+        if not self.state.config["appendonly"]:
+            self.snapshots.load_on_start()
+
+    def attach(self) -> None:
+        state, server = self.state, self.server
+        attach_aof(self.aof, state, server)
+        self.snapshots.on_status_change = self.refresh_write_gate
+        self.aof.on_write_status_change = self.refresh_write_gate
+        for name in ("stop-writes-on-bgsave-error", "save"):
+            state.config.on_change(name, lambda v, old: self.refresh_write_gate())
+        state.cron_hooks.insert(0, self.cron)  # reap a finished child before anything decides to start another
+        if server is not None:
+            server.shutdown_hooks.insert(0, self.on_shutdown)
+        state.loading = False
+
+    async def load_and_attach(self) -> None:
+        try:
+            await trio.to_thread.run_sync(self.load, abandon_on_cancel=True)
+        except SystemExit as e:
+            # the reason is logged; leave now, before any task could save what was half loaded
+            logging.shutdown()
+            os._exit(e.code if isinstance(e.code, int) else 1)
+        self.attach()
+
+    # ------------------------------------------------------------------ running
 
     def refresh_write_gate(self) -> None:
         """writeCommandsDeniedByDiskError: a failed background save (when configured to stop writes) first, then
@@ -51,20 +97,6 @@ class Persistence:
 
 
 def install(state, server) -> Persistence:
-    background = BackgroundJobs()
-    state.background = background
-    snapshots = Snapshots(state)
-    aof = install_aof(state, server)  # loads the AOF when appendonly is on (exits the process if it cannot)
-    if not state.config["appendonly"]:
-        snapshots.load_on_start()
-    p = Persistence(state, snapshots, aof, background)
-    snapshots.on_status_change = p.refresh_write_gate
-    aof.on_write_status_change = p.refresh_write_gate
-    for name in ("stop-writes-on-bgsave-error", "save"):
-        state.config.on_change(name, lambda v, old: p.refresh_write_gate())
-    state.cron_hooks.insert(0, p.cron)  # reap a finished child before anything decides to start another
-    state.save_snapshot = snapshots.save_for_shutdown_or_flush
-    state.persistence = p
-    if server is not None:
-        server.shutdown_hooks.insert(0, p.on_shutdown)
-    return p
+    """Build the node's persistence; until `load_and_attach()` has run, the node is loading."""
+    state.loading = True
+    return Persistence(state, server)

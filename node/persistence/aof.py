@@ -852,14 +852,10 @@ def _write_all(fd: int, data: bytes) -> tuple[int, int]:
     return total, 0
 
 
-def install(state, server=None) -> Aof:
-    """Build the AOF, load the dataset from it when `appendonly yes` (exits the process on failure, as Redis),
-    and plug it into the node: propagation, the before-reply flush, the cron, CONFIG SET, shutdown."""
-    aof = Aof(state)
+def attach(aof: Aof, state, server=None) -> Aof:
+    """Plug a loaded AOF into the node: propagation, the before-reply flush, the cron, CONFIG SET, shutdown.
+    Only after `load_on_start`: replaying the file must not feed the file."""
     aof.server = server
-    if not hasattr(state, "before_reply"):
-        state.before_reply = None
-    aof.load_on_start()
     state.propagate_hooks.append(aof.feed)
     state.cron_hooks.append(aof.cron)
     state.config.on_change("appendonly", aof.on_appendonly_change)

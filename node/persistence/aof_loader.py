@@ -63,7 +63,7 @@ def load_files(state, manifest: Manifest, dirname: str, old_style_name: str) -> 
     status = OK
     hooks = state.propagate_hooks
     state.propagate_hooks = []  # replaying must not feed the AOF (or replicas) what it reads
-    state.loading = True
+    was_loading, state.loading = state.loading, True
     try:
         for i, info in enumerate(files):
             last = i == len(files) - 1
@@ -78,7 +78,7 @@ def load_files(state, manifest: Manifest, dirname: str, old_style_name: str) -> 
             if ret == TRUNCATED:
                 status = TRUNCATED
     finally:
-        state.loading = False
+        state.loading = was_loading
         state.propagate_hooks = hooks
     return status, total, base_size
 

@@ -254,6 +254,7 @@ def _parse(r: Reader, state, info: RdbLoadInfo, strict: bool, aof_preamble: bool
     freq = -1
     string = r.string
     n = r.n
+    delay = config["key-load-delay"]  # a testing knob (microseconds per key), as Redis's
     while True:
         p = r.pos
         if p >= n:
@@ -354,6 +355,8 @@ def _parse(r: Reader, state, info: RdbLoadInfo, strict: bool, aof_preamble: bool
         if idle >= 0 or freq >= 0:
             touched.append((db, key, idle, freq))
             idle = freq = -1
+        if delay > 0:
+            time.sleep(delay / 1e6)
     # the checksum: everything up to and including the EOF byte
     end = r.pos
     if version >= 5:

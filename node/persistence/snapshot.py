@@ -87,7 +87,7 @@ class Snapshots:
             raise SystemExit(1) from None
         t0 = time.perf_counter()
         state = self.state
-        state.loading = True
+        was_loading, state.loading = state.loading, True
         try:
             with f:
                 info = rdb.load_rdb(f, state)
@@ -99,7 +99,7 @@ class Snapshots:
             log.warning("Short read or OOM loading DB. Unrecoverable error, aborting now. (%s)", e)
             raise SystemExit(1) from None
         finally:
-            state.loading = False
+            state.loading = was_loading
         self.keys_loaded = info.keys_loaded
         self.keys_expired_on_load = info.expired_skipped
         log.info("Loading RDB produced by version %s", info.aux.get("redis-ver", b"?").decode("latin-1"))

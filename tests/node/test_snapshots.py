@@ -14,7 +14,7 @@ import time
 import pytest
 import redis
 
-from tests.conftest import start_redis, start_shoal
+from tests.conftest import ServerProcess, free_port, shoal_argv, start_redis, start_shoal
 from tests.node.helpers import Raw
 from tests.node.aof_util import fingerprint, populate, raw_client
 
@@ -438,3 +438,37 @@ def test_debug_reload(nodes):
     with pytest.raises(redis.ResponseError, match="^DEBUG RELOAD only supports the MERGE, NOFLUSH and NOSAVE "
                                                   "options.$"):
         c.execute_command("DEBUG", "RELOAD", "FAST")
+
+
+def test_clients_get_loading_while_the_dataset_loads(nodes):
+    wd = workdir()
+    srv = node(nodes, workdir=wd)
+    c = srv.client()
+    c.mset({f"k{i}": i for i in range(300)})
+    c.save()
+    srv.stop()
+    # 300 keys x 10 ms: three seconds of loading to look at
+    port = free_port()
+    argv = shoal_argv(port, "--key-load-delay", "10000")
+    proc = subprocess.Popen(argv, cwd=wd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        where = ServerProcess(argv, port, wd, "loading")  # only its address: the process is `proc`
+        conn = wait_for(lambda: _connect(where), what="the port to open")
+        # raw bytes: redis-py retries -LOADING on its own, as if it were a broken connection
+        assert conn.call("GET", "k1") == b"-LOADING Redis is loading the dataset in memory\r\n"
+        assert conn.call("PING") == b"-LOADING Redis is loading the dataset in memory\r\n"
+        assert b"\r\nloading:1\r\n" in conn.value("INFO", "persistence")  # INFO and CONFIG are served while loading
+        assert conn.value("CONFIG", "GET", "port") == [b"port", str(port).encode()]
+        wait_for(lambda: b"\r\nloading:0\r\n" in conn.value("INFO", "persistence"), what="the load to finish")
+        assert conn.value("GET", "k299") == b"299" and conn.value("DBSIZE") == 300
+        conn.close()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def _connect(srv):
+    try:
+        return Raw(srv)
+    except OSError:
+        return None
