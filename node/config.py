@@ -585,6 +585,8 @@ OPTIONS: list[Option] = [
     _s("cluster-announce-ip", ""),
     _s("cluster-config-file", "nodes.conf", IMMUTABLE, null_if_empty=False),
     _s("cluster-announce-hostname", "", check=_hostname_check),
+    # ours, not Redis's: a shared key that authenticates every cluster bus message (HMAC); empty = no check
+    _s("cluster-secret", "", SENSITIVE | HIDDEN),
     _s("syslog-ident", "redis", IMMUTABLE, null_if_empty=False),
     _s("dbfilename", "dump.rdb", PROTECTED, null_if_empty=False, check=_basename_check("dbfilename")),
     _s("appendfilename", "appendonly.aof", IMMUTABLE, null_if_empty=False,

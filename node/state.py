@@ -100,6 +100,7 @@ class NodeState:
         self.oom_check: Callable | None = None  # maxmemory: fn(client, cmd) -> None or an OOM error text
         self.write_refusal: str | None = None  # MISCONF text while snapshots/AOF cannot be written
         self.persistence = None  # node/persistence: snapshots, AOF, background children
+        self.cluster = None  # cluster mode: shoal.cluster.cluster.Cluster (the view, the bus, nodes.conf)
         self.before_reply: Callable | None = None  # AOF: writes its buffer before output leaves (set while it has some)
         self.slowlog_threshold = self.config["slowlog-log-slower-than"]
         self.config.on_change("notify-keyspace-events", self._notify_changed)
