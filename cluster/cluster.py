@@ -25,14 +25,12 @@ class Cluster:
 
     def endpoint(self, node: NodeRecord) -> tuple[str, int]:
         """Where clients reach `node` (the host and port in MOVED/ASK and CLUSTER SLOTS/SHARDS), following
-        `cluster-preferred-endpoint-type`: its IP, its hostname, or "?" when unknown-endpoint."""
+        `cluster-preferred-endpoint-type`: its IP, or its hostname ("?" when it has none), or nothing."""
         kind = self.config["cluster-preferred-endpoint-type"]
-        if kind == "hostname" and node.hostname:
-            return node.hostname, node.port
         if kind == "unknown-endpoint":
-            return "?", node.port
+            return "", node.port  # Redis: "-MOVED 14 :30001", the client reuses the host it connected to
         if kind == "hostname":
-            return "?", node.port
+            return (node.hostname or "?"), node.port
         return node.ip, node.port
 
     def endpoint_text(self, node: NodeRecord) -> str:

@@ -9,6 +9,10 @@ import time
 
 import trio
 
+import shoal.cluster.commands  # noqa: F401  (CLUSTER: answers "cluster support disabled" when standalone)
+import shoal.cluster.migration  # noqa: F401  (MIGRATE, RESTORE-ASKING: in standalone mode too, as Redis)
+import shoal.cluster.routing_cmds  # noqa: F401  (ASKING, READONLY, READWRITE)
+from shoal.cluster.bootstrap import build_cluster, start_bus
 from shoal.node.config import Config, ConfigError
 from shoal.node.persistence import install as install_persistence
 from shoal.node.server import Server, install_signal_handlers
@@ -73,9 +77,12 @@ async def run_node(config: Config) -> None:
     install_signal_handlers(server)
     log = logging.getLogger("shoal.node")
     log.info("Shoal node starting, pid=%d, port=%d", os.getpid(), server.port)
+    cluster = build_cluster(state, server.port) if config["cluster-enabled"] else None
     persistence = install_persistence(state, server)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(persistence.load_and_attach)  # clients get -LOADING until the dataset is in
+        if cluster is not None:
+            await nursery.start(start_bus(cluster, state).run)
         await server.serve()
         nursery.cancel_scope.cancel()
     log.warning("Shoal node is now ready to exit, bye bye...")

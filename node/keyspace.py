@@ -20,7 +20,10 @@ from __future__ import annotations
 import random
 import time
 from random import random as _random
+from itertools import islice
 from typing import TYPE_CHECKING, Callable, Iterator
+
+from .slots import key_slot
 
 if TYPE_CHECKING:
     from .state import NodeState
@@ -126,7 +129,7 @@ class ScanIndex:
 
 class Database:
     __slots__ = ("id", "data", "expires", "state", "watched", "blocked", "scan_index", "vol_keys", "vol_pos", "lru",
-                 "lfu", "avg_ttl", "expired_stale_perc", "mem", "msize", "mdirty", "sample_keys")
+                 "lfu", "avg_ttl", "expired_stale_perc", "mem", "msize", "mdirty", "sample_keys", "slot_index")
 
     def __init__(self, dbid: int, state: "NodeState"):
         self.id = dbid
@@ -147,6 +150,9 @@ class Database:
         self.msize: dict = {}  # key → (cost << 32) | length, as last costed, of a value that is not `bytes`
         self.mdirty: set = set()  # keys whose non-`bytes` value must be costed again
         self.sample_keys: list | None = None  # keys to sample for allkeys eviction when there is no scan_index
+        # cluster mode, db 0 only: hash slot → {key: None} (a dict as an insertion-ordered set), so COUNTKEYSINSLOT
+        # is O(1) and GETKEYSINSLOT O(count) (newest first: dicts iterate backwards in O(1) per step). None otherwise: then keeping it costs one test per new or deleted key
+        self.slot_index: dict[int, dict] | None = None
 
     # ------------------------------------------------------------------ reads
 
@@ -210,6 +216,8 @@ class Database:
                 self.scan_index.add(key)
             elif self.sample_keys is not None:
                 self.sample_keys.append(key)
+            if self.slot_index is not None:
+                self._slot_add(key)
             if self.state.notify_flags:
                 self.state.notify_keyspace_event("new", key, self.id, "n")  # Redis's dbAdd
         else:
@@ -241,6 +249,8 @@ class Database:
             self.scan_index.add(key)
         elif self.sample_keys is not None:
             self.sample_keys.append(key)
+        if self.slot_index is not None:
+            self._slot_add(key)
         self.lru[key] = self.state.lru_clock
         if self.state.notify_flags:
             self.state.notify_keyspace_event("new", key, self.id, "n")  # Redis's dbAdd
@@ -298,6 +308,8 @@ class Database:
             self._drop_expire(key)
         if self.scan_index is not None:
             self.scan_index.remove(key)
+        if self.slot_index is not None:
+            self._slot_remove(key)
 
     def pop(self, key):
         """Remove and return the value (None if absent)."""
@@ -348,6 +360,8 @@ class Database:
         self.lru = {}
         self.lfu = {}
         self.scan_index = None
+        if self.slot_index is not None:
+            self.slot_index = {}
         self.mem = 0
         self.msize = {}
         self.mdirty = set()
@@ -502,6 +516,68 @@ class Database:
         """A snapshot of the key names (KEYS), safe to iterate while keys expire."""
         return iter(list(self.data))
 
+    # ------------------------------------------------------------------ hash slots (cluster mode)
+
+    def _slot_add(self, key) -> None:
+        slot = key_slot(key)
+        keys = self.slot_index.get(slot)
+        if keys is None:
+            self.slot_index[slot] = {key: None}
+        else:
+            keys[key] = None
+
+    def _slot_remove(self, key) -> None:
+        # tolerant: a bulk loader may delete a duplicate it put in `data` before indexing it (rdb._settle)
+        slot = key_slot(key)
+        keys = self.slot_index.get(slot)
+        if keys is not None:
+            keys.pop(key, None)
+            if not keys:
+                del self.slot_index[slot]
+
+    def index_slots(self, keys) -> None:
+        """Add keys a bulk loader put in `data` directly to the slot index (no-op without one)."""
+        if self.slot_index is not None:
+            for k in keys:
+                self._slot_add(k)
+
+    def count_keys_in_slot(self, slot: int) -> int:
+        """CLUSTER COUNTKEYSINSLOT, in O(1). Counts keys logically expired but not yet deleted, as Redis does."""
+        if self.slot_index is None:
+            return 0
+        keys = self.slot_index.get(slot)
+        return len(keys) if keys is not None else 0
+
+    def keys_in_slot(self, slot: int, count: int) -> list:
+        """CLUSTER GETKEYSINSLOT: up to `count` keys of `slot`, newest first as Redis 7.0 (its per-slot list grows
+        at the head; checked against redis-server 7.0.15), in O(count)."""
+        if self.slot_index is None or count <= 0:
+            return []
+        keys = self.slot_index.get(slot)
+        return list(islice(reversed(keys), count)) if keys else []
+
+    def delete_keys_in_slot(self, slot: int) -> int:
+        """Delete every key of `slot` (CLUSTER FLUSHSLOTS, a slot this node lost): WATCHers and blocked clients
+        hear of it, each deletion is propagated as a DEL and notified as `del` (Redis 7.2's delKeysInSlot; 7.0
+        deleted silently, which left the keys in the AOF and on replicas). Returns how many there were."""
+        if self.slot_index is None:
+            return 0
+        keys = self.slot_index.get(slot)
+        if not keys:
+            return 0
+        st = self.state
+        n = 0
+        for key in list(keys):
+            if key not in self.data:
+                continue
+            self._remove(key)
+            n += 1
+            st.propagate_del(self.id, key)
+            st.notify_keyspace_event("del", key, self.id, "g")
+            if self.watched or self.blocked:
+                self.touch(key)
+        return n
+
 
 
 class LfuDatabase(Database):
@@ -598,3 +674,15 @@ class Keyspace:
             va, vb = getattr(da, attr), getattr(db_, attr)
             setattr(da, attr, vb)
             setattr(db_, attr, va)
+        # the slot index belongs to the numbered database (cluster mode indexes db 0), so it is rebuilt for the
+        # data that database now holds rather than swapped (SWAPDB is refused in cluster mode anyway)
+        for d in (da, db_):
+            if d.slot_index is not None:
+                enable_slot_index(d)
+
+
+def enable_slot_index(db: Database) -> None:
+    """Cluster mode: keep `db`'s keys indexed by hash slot from now on (the composition root calls it for db 0
+    before the dataset loads; keys already there are indexed now)."""
+    db.slot_index = {}
+    db.index_slots(db.data)

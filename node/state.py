@@ -151,8 +151,10 @@ class NodeState:
         self._regate()
 
     def _regate(self) -> None:
-        # one flag on the hot path: does any command need the slow checks in dispatch._gate?
-        self.gated = (getattr(self, "_router", None) is not None or getattr(self, "_oom_check", None) is not None
+        # one flag on the hot path: does any command need the slow checks in dispatch._gate? The router alone
+        # does not set it: dispatch.execute calls it directly when nothing else needs _gate (cluster mode's
+        # every-command cost, see cluster/routing.py), and _gate calls it for the clients that go through there
+        self.gated = (getattr(self, "_oom_check", None) is not None
                       or getattr(self, "_write_refusal", None) is not None or getattr(self, "_loading", False))
 
     def _slowlog_changed(self, v, old) -> None:

@@ -371,7 +371,7 @@ def _parse(r: Reader, state, info: RdbLoadInfo, strict: bool, aof_preamble: bool
 
 
 def _settle(added: dict, touched: list, lru_clock: int, lfu: bool) -> None:
-    """After a bulk load that filled `data` directly: access times, scan/eviction indexes, memory accounting."""
+    """After a bulk load that filled `data` directly: access times, scan/eviction/slot indexes, memory accounting."""
     from .. import memory
     for db, keys in added.items():
         db.lru.update(zip(keys, repeat(lru_clock)))
@@ -380,6 +380,8 @@ def _settle(added: dict, touched: list, lru_clock: int, lfu: bool) -> None:
                 db.scan_index.add(k)
         if db.sample_keys is not None:
             db.sample_keys.extend(keys)
+        if db.slot_index is not None:
+            db.index_slots(keys)
         memory.recount(db)
     if touched:
         from ..eviction import set_key_freq, set_key_idle
