@@ -20,6 +20,7 @@ class Cluster:
         self.view = view
         self.config_file = config_file  # ConfigFile: saves nodes.conf (None in unit tests)
         self.bus = None  # gossip.bus.Bus once started
+        self._synced_epochs = (-1, -1, -1)  # (currentEpoch, my configEpoch, lastVoteEpoch) last made durable
 
     # ---------------------------------------------------------------- addresses
 
@@ -43,5 +44,9 @@ class Cluster:
         """Write nodes.conf if the view changed (or `force`); a node that cannot save its view stops, as Redis."""
         if self.config_file is None or not (self.view.dirty or force):
             return
-        self.config_file.save(self.view.config_text())
+        # fsync only when an epoch moved: a node must never forget an epoch it used or voted with, while slot
+        # moves (thousands during a reshard) are re-learned from peers after a crash
+        epochs = (self.view.current_epoch, self.view.myself.config_epoch, self.view.last_vote_epoch)
+        self.config_file.save(self.view.config_text(), fsync=force or epochs != self._synced_epochs)
+        self._synced_epochs = epochs
         self.view.dirty = False

@@ -170,6 +170,8 @@ def changed(cluster, *, update_state: bool = True) -> None:
     if update_state:
         _update_state(cluster)
     cluster.save_config()
+    if cluster.bus is not None:
+        cluster.bus.config_changed()  # the next PING/PONG advertises our slots as they are now
 
 
 def _update_state(cluster) -> None:

@@ -55,9 +55,12 @@ class ConfigFile:
 
     # ---------------------------------------------------------------- save
 
-    def save(self, text: str) -> None:
-        """Replace the file with `text`, crash-safely. Raises OSError when it cannot (Redis exits then:
-        "Fatal: can't update cluster config file."; the caller decides)."""
+    def save(self, text: str, fsync: bool = True) -> None:
+        """Replace the file with `text` by a rename, so it is never seen half written. With `fsync` the new
+        content is also on disk before returning (epochs, which must never go back after a vote); without it a
+        crash of the machine (not of the process) may bring back the previous version, as in Redis, where only
+        some changes are fsynced. Raises OSError when it cannot (Redis exits then: "Fatal: can't update cluster
+        config file."; the caller decides)."""
         dirname = os.path.dirname(os.path.abspath(self.path))
         tmp = f"{self.path}.tmp-{os.getpid()}-{int(time.time() * 1000)}"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
@@ -72,9 +75,11 @@ class ConfigFile:
             while view:
                 n = os.write(fd, view)
                 view = view[n:]
-            os.fsync(fd)
+            if fsync:
+                os.fsync(fd)
             os.rename(tmp, self.path)
-            fsync_dir(dirname)
+            if fsync:
+                fsync_dir(dirname)
             keep = self._lock_fd >= 0
         except BaseException:
             unlink_quietly(tmp)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from itertools import groupby
 
 SLOTS = 16384
 NODE_ID_LEN = 40
@@ -160,6 +161,18 @@ class ClusterView:
     def slots_of(self, node: NodeRecord) -> list[int]:
         return [s for s in range(SLOTS) if self.owners[s] is node]
 
+    def ranges_by_node(self) -> dict[str, list[tuple[int, int]]]:
+        """Every owner's slot ranges from runs of equal owners (groupby and list run in C: CLUSTER NODES and
+        every nodes.conf save need them, thousands of times during a reshard)."""
+        out: dict[str, list[tuple[int, int]]] = {}
+        start = 0
+        for owner, run in groupby(self.owners):
+            n = len(list(run))
+            if owner is not None:
+                out.setdefault(owner.id, []).append((start, start + n - 1))
+            start += n
+        return out
+
     def slot_count(self, node: NodeRecord) -> int:
         return sum(1 for o in self.owners if o is node)
 
@@ -220,12 +233,13 @@ class ClusterView:
 
     # ---------------------------------------------------------------- CLUSTER NODES / nodes.conf
 
-    def node_line(self, node: NodeRecord, *, for_config: bool = False) -> str:
+    def node_line(self, node: NodeRecord, *, for_config: bool = False,
+                  ranges: list[tuple[int, int]] | None = None) -> str:
         me = node is self.myself
         parts = [node.id, node.address(), node.flags_text(), node.primary_id or "-",
                  str(0 if me else node.ping_sent), str(0 if me else node.pong_received), str(node.config_epoch),
                  "connected" if (me or node.link_connected) else "disconnected"]
-        for a, b in slot_ranges(self.slots_of(node)):
+        for a, b in (slot_ranges(self.slots_of(node)) if ranges is None else ranges):
             parts.append(str(a) if a == b else f"{a}-{b}")
         if me:  # open migrations are shown for this node only, as Redis does
             for s in sorted(self.migrating):
@@ -237,7 +251,8 @@ class ClusterView:
     def nodes_text(self) -> str:
         """CLUSTER NODES: one line per node, this node's first, each ending in a newline."""
         order = [self.myself] + [n for n in self.nodes.values() if n is not self.myself]
-        return "".join(self.node_line(n) + "\n" for n in order)
+        by_node = self.ranges_by_node()
+        return "".join(self.node_line(n, ranges=by_node.get(n.id, [])) + "\n" for n in order)
 
     def config_text(self) -> str:
         return self.nodes_text() + f"vars currentEpoch {self.current_epoch} lastVoteEpoch {self.last_vote_epoch}\n"

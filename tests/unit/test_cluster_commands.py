@@ -29,6 +29,7 @@ class RecordingBus:
 
     def __init__(self):
         self.calls = []
+        self.config_changes = 0
         self.stats_value = {}
         self.links_value = []
 
@@ -40,6 +41,9 @@ class RecordingBus:
 
     def broadcast_pong(self):
         self.calls.append(("broadcast_pong",))
+
+    def config_changed(self):
+        self.config_changes += 1  # counted apart: every view change asks for it, the calls list stays readable
 
     def stats(self):
         return self.stats_value
