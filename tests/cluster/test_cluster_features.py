@@ -190,3 +190,20 @@ def test_sigcont_clears_fail_at_once_for_a_primary_without_slots():
     finally:
         for s in nodes:
             s.stop()
+
+
+def test_cluster_secret_keeps_strangers_out():
+    nodes = start_cluster_nodes(3, "--cluster-secret", "s3cret")
+    stranger = start_cluster_node("--cluster-secret", "other")
+    try:
+        create_cluster(nodes)  # the nodes that share the secret form the cluster
+        sid = node_id(stranger)
+        assert nodes[0].client().execute_command("CLUSTER", "MEET", "127.0.0.1", stranger.port, stranger.cport)
+        time.sleep(3)  # well past the handshake: a stranger's messages are dropped, so it never joins
+        for n in nodes:
+            assert sid not in n.client().execute_command("CLUSTER", "NODES").decode()
+        assert "cluster_known_nodes:1" in stranger.client().execute_command("CLUSTER", "INFO").decode()
+        check_ok(nodes[0])
+    finally:
+        for s in [*nodes, stranger]:
+            s.stop()
