@@ -56,11 +56,9 @@ class ConfigFile:
     # ---------------------------------------------------------------- save
 
     def save(self, text: str, fsync: bool = True) -> None:
-        """Replace the file with `text` by a rename, so it is never seen half written. With `fsync` the new
-        content is also on disk before returning (epochs, which must never go back after a vote); without it a
-        crash of the machine (not of the process) may bring back the previous version, as in Redis, where only
-        some changes are fsynced. Raises OSError when it cannot (Redis exits then: "Fatal: can't update cluster
-        config file."; the caller decides)."""
+        """Replace the file with `text` by a rename, so it is never seen half written; with `fsync` (the node
+        always asks for it) the new content and the rename are on disk before returning. Raises OSError when it
+        cannot (Redis exits then: "Fatal: can't update cluster config file."; the caller decides)."""
         dirname = os.path.dirname(os.path.abspath(self.path))
         tmp = f"{self.path}.tmp-{os.getpid()}-{int(time.time() * 1000)}"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)

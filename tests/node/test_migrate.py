@@ -7,52 +7,31 @@ Error texts are Redis 7.0.15's (checked by running the same MIGRATE commands on 
 from __future__ import annotations
 
 import socket
-import sys
-import tempfile
 import threading
 import time
 
 import pytest
 import redis
 
-from tests.conftest import ServerProcess, free_port, shoal_argv, start_redis
-
-# the composition root (cluster/main.py) imports the cluster command modules; until it does for standalone nodes
-# too, these tests start shoal-node with them imported first (MIGRATE and RESTORE-ASKING exist in standalone Redis)
-_LAUNCH = ("import sys, shoal.cluster.migration, shoal.cluster.commands\n"
-           "from shoal.cluster.main import main\nsys.exit(main(sys.argv[1:]))")
-
-
-def start_node(*extra: str) -> ServerProcess:
-    wd = tempfile.mkdtemp(prefix="shoal-migrate-")
-    for attempt in range(3):
-        port = free_port()
-        argv = [sys.executable, "-c", _LAUNCH] + shoal_argv(port, *extra)[3:]
-        try:
-            return ServerProcess(argv, port, wd, "shoal").start()
-        except RuntimeError as e:
-            if "Address already in use" not in str(e) or attempt == 2:
-                raise
-    raise AssertionError("unreachable")
-
+from tests.conftest import ServerProcess, free_port, start_redis, start_shoal
 
 @pytest.fixture(scope="module")
 def source():
-    srv = start_node()
+    srv = start_shoal()
     yield srv
     srv.stop()
 
 
 @pytest.fixture(scope="module")
 def target():
-    srv = start_node()
+    srv = start_shoal()
     yield srv
     srv.stop()
 
 
 @pytest.fixture(scope="module")
 def locked_target():
-    srv = start_node("--requirepass", "pw")
+    srv = start_shoal("--requirepass", "pw")
     yield srv
     srv.stop()
 
@@ -301,7 +280,7 @@ def test_a_dropped_cached_connection_is_replaced(src, dst, target):
 
 
 def test_target_killed_then_back(src):
-    node = start_node()
+    node = start_shoal()
     try:
         src.set("k", "v")
         assert migrate(src, node, "k", 0, 5000, "COPY") == b"OK"
@@ -357,7 +336,7 @@ def test_redis_busykey_error_text_through_shoal(src, redis_target):
 
 
 def test_cluster_mode_source_sends_restore_asking(target, redis_target, tmp_path):
-    node = start_node("--cluster-enabled", "yes", "--cluster-config-file", str(tmp_path / "nodes.conf"))
+    node = start_shoal("--cluster-enabled", "yes", "--cluster-config-file", str(tmp_path / "nodes.conf"))
     try:
         c = node.client()
         try:  # once cluster/main.py builds the cluster, the node must own the slots to accept the keys
@@ -385,7 +364,7 @@ def test_cluster_mode_source_sends_restore_asking(target, redis_target, tmp_path
 def test_migrate_reaches_the_aof_as_del(target, tmp_path):
     import glob
     import os
-    node = start_node("--appendonly", "yes", "--appendfsync", "always", "--dir", str(tmp_path))
+    node = start_shoal("--appendonly", "yes", "--appendfsync", "always", "--dir", str(tmp_path))
     try:
         c = node.client()
         c.set("a", "1")
