@@ -15,6 +15,7 @@ import shoal.cluster.routing_cmds  # noqa: F401  (ASKING, READONLY, READWRITE)
 from shoal.cluster.bootstrap import build_cluster, start_bus
 from shoal.node.config import Config, ConfigError
 from shoal.node.persistence import install as install_persistence
+from shoal.node.replication import install as install_replication
 from shoal.node.server import Server, install_signal_handlers
 from shoal.node.state import NodeState
 
@@ -79,8 +80,10 @@ async def run_node(config: Config) -> None:
     log.info("Shoal node starting, pid=%d, port=%d", os.getpid(), server.port)
     cluster = build_cluster(state, server.port) if config["cluster-enabled"] else None
     persistence = install_persistence(state, server)
+    replication = install_replication(state, server)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(persistence.load_and_attach)  # clients get -LOADING until the dataset is in
+        nursery.start_soon(replication.run)  # the link to a primary (replicaof, REPLICAOF) lives there
         if cluster is not None:
             await nursery.start(start_bus(cluster, state).run)
         await server.serve()

@@ -138,6 +138,14 @@ def _gate(client: Client, cmd: Command, argv: list[bytes]) -> bytes | None:
     if state._loading and not bits & LOADING:
         cmd.rejected_calls += 1
         return _reject(client, cmd.name, "LOADING Redis is loading the dataset in memory")
+    write_gate = state._write_gate
+    if write_gate is not None:
+        writes = bool(bits & WRITE or cmd.name == "exec" and client.in_multi
+                      and any(c.bits & WRITE for c, _ in client.multi_queue))
+        refusal = write_gate(client, cmd, writes)  # Redis's order: after OOM, before MULTI queueing
+        if refusal is not None:
+            cmd.rejected_calls += 1
+            return _reject(client, cmd.name, refusal)
     if client.in_multi and cmd.name not in _MULTI_IMMEDIATE:
         if bits & NO_MULTI:
             cmd.rejected_calls += 1

@@ -83,6 +83,7 @@ class NodeState:
         self.lookup_bytes = self.table.by_bytes.get
         # extension points
         self._router = None
+        self._write_gate = None
         self.on_key_modified: Callable | None = None  # blocked clients, client tracking
         self.propagate_hooks: list[Callable] = []  # AOF, replication: fn(dbid, argv)
         self.notify_hook: Callable | None = None  # pub/sub delivery of keyspace events
@@ -150,12 +151,25 @@ class NodeState:
         self._write_refusal = text
         self._regate()
 
+    @property
+    def write_gate(self):
+        """Replication: fn(client, cmd, writes) -> None to allow the command, or an error text (READONLY on a
+        read-only replica, NOREPLICAS on a primary short of good replicas, MASTERDOWN on a replica that must not
+        serve stale data). Plugged in only while it can refuse something."""
+        return self._write_gate
+
+    @write_gate.setter
+    def write_gate(self, fn) -> None:
+        self._write_gate = fn
+        self._regate()
+
     def _regate(self) -> None:
         # one flag on the hot path: does any command need the slow checks in dispatch._gate? The router alone
         # does not set it: dispatch.execute calls it directly when nothing else needs _gate (cluster mode's
         # every-command cost, see cluster/routing.py), and _gate calls it for the clients that go through there
         self.gated = (getattr(self, "_oom_check", None) is not None
-                      or getattr(self, "_write_refusal", None) is not None or getattr(self, "_loading", False))
+                      or getattr(self, "_write_refusal", None) is not None or getattr(self, "_loading", False)
+                      or getattr(self, "_write_gate", None) is not None)
 
     def _slowlog_changed(self, v, old) -> None:
         self.slowlog_threshold = v
