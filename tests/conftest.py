@@ -84,6 +84,18 @@ class ServerProcess:
         return self.proc is not None and self.proc.poll() is None
 
 
+def wait_for(pred, timeout: float = 15.0, what: str = "condition", interval: float = 0.05):
+    """Poll `pred` until it returns something true (returned), or fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(interval)
+
+
 def shoal_argv(port: int, *extra: str) -> list[str]:
     return [sys.executable, "-m", "shoal.cluster.main", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
             *extra]

@@ -10,6 +10,8 @@ import time
 
 import redis
 
+from tests.conftest import wait_for
+
 AOF_DIR = "appendonlydir"
 MANIFEST = "appendonly.aof.manifest"
 
@@ -152,15 +154,6 @@ def base_path(wd) -> str:
     return os.path.join(aof_dir(wd), base[0])
 
 
-def wait_for(pred, timeout: float = 15.0, what: str = "condition", interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(interval)
 
 
 def wait_rewrite_done(c, rewrites_before: int, timeout: float = 20.0) -> dict:

@@ -18,9 +18,9 @@ from shoal.node.client import Client
 from shoal.node.persistence import rdb
 from shoal.node.persistence.aof_format import encode_command, iter_commands
 from shoal.node.state import NodeState
-from tests.conftest import start_shoal
+from tests.conftest import start_shoal, wait_for
 from tests.node.aof_util import (AOF_DIR, MANIFEST, aof_dir, base_path, fingerprint, last_incr_path,
-                                 manifest_files, populate, raw_client, wait_for, wait_rewrite_done)
+                                 manifest_files, populate, raw_client, wait_rewrite_done)
 
 # automatic rewrites only where a test asks for them
 AOF = ("--appendonly", "yes", "--auto-aof-rewrite-percentage", "0")

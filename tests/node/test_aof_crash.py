@@ -20,8 +20,8 @@ import sys
 import tempfile
 import time
 
-from tests.conftest import start_shoal
-from tests.node.aof_util import aof_dir, manifest_files, manifest_lines, wait_for, wait_rewrite_done
+from tests.conftest import start_shoal, wait_for
+from tests.node.aof_util import aof_dir, manifest_files, manifest_lines, wait_rewrite_done
 
 WRITER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "aof_writer.py")
 

@@ -28,8 +28,8 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from tests.conftest import start_redis, start_shoal
-from tests.node.aof_util import aof_dir, wait_for
+from tests.conftest import start_redis, start_shoal, wait_for
+from tests.node.aof_util import aof_dir
 
 TMPFS_SIZE = "2m"
 BALLAST = 1 << 20

@@ -13,19 +13,9 @@ import time
 import pytest
 import redis
 
-from tests.conftest import start_redis, start_shoal
+from tests.conftest import start_redis, start_shoal, wait_for
 
 DBS = (0, 3)
-
-
-def wait_for(pred, timeout: float = 15.0, what: str = "condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def link_up(c) -> bool:

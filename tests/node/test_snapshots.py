@@ -14,7 +14,7 @@ import time
 import pytest
 import redis
 
-from tests.conftest import ServerProcess, free_port, shoal_argv, start_redis, start_shoal
+from tests.conftest import ServerProcess, free_port, shoal_argv, start_redis, start_shoal, wait_for
 from tests.node.helpers import Raw
 from tests.node.aof_util import fingerprint, populate, raw_client
 
@@ -22,16 +22,6 @@ MISCONF_RDB = ("MISCONF Redis is configured to save RDB snapshots, but it's curr
                "Commands that may modify the data set are disabled, because this instance is configured to report "
                "errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check "
                "the Redis logs for details about the RDB error.")
-
-
-def wait_for(pred, timeout: float = 15.0, what: str = "condition"):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        v = pred()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def raw(srv) -> redis.Redis:
