@@ -73,6 +73,8 @@ class BenchServer(Server):
     """bench/run.py's Server (command line, stop()) with its own directory, DEBUG enabled, and a timed start
     that waits past -LOADING."""
 
+    stop_timeout = 60.0  # a 1M-key Python process can take a while to exit
+
     def __init__(self, kind: str, root: str):
         workdir = tempfile.mkdtemp(prefix=f"{kind}-", dir=root)
         super().__init__(kind, workdir)
@@ -108,17 +110,6 @@ class BenchServer(Server):
                 self.loading_replies += 1
             time.sleep(POLL_S)
         raise RuntimeError(f"{self.name}: no PONG within {START_TIMEOUT:.0f} s:\n{self.log_tail()}")
-
-    def stop(self) -> None:
-        # a 1M-key Python process can take a while to exit; give it longer than run.py's 5 s
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        self.proc.terminate()
-        try:
-            self.proc.wait(60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
 
     def loaded_seconds(self) -> float | None:
         m = LOADED_RE.search(self.log.read_bytes())

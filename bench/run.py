@@ -128,6 +128,8 @@ def server_command(name: str, port: int, workdir: str) -> list[str] | None:
 
 
 class Server:
+    stop_timeout = 5.0  # seconds to exit after SIGTERM before SIGKILL
+
     def __init__(self, name: str, workdir: str):
         self.name, self.workdir = name, workdir
         self.port = free_port()
@@ -167,7 +169,7 @@ class Server:
             return
         self.proc.terminate()
         try:
-            self.proc.wait(5)
+            self.proc.wait(self.stop_timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait(5)
