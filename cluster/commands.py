@@ -23,6 +23,7 @@ import time
 
 from shoal.gossip import failure
 from shoal.gossip.view import SLOTS, NodeRecord, random_node_id, slot_ranges
+from shoal.node.commands.args import parse_ll
 from shoal.node.commands.registry import arity_error, command
 from shoal.node.errors import CommandError
 from shoal.node.resp import OK, MapReply, Simple, Verbatim, string2ll
@@ -112,12 +113,6 @@ def _cluster(c):
 def _text(b: bytes) -> str:
     return b.decode("utf-8", "surrogateescape")
 
-
-def _ll(arg: bytes) -> int:
-    v = string2ll(arg)
-    if v is None:
-        raise CommandError(NOT_INTEGER)
-    return v
 
 
 def _slot_arg(arg: bytes) -> int:
@@ -380,7 +375,7 @@ def cluster_keyslot(c, argv):
 @command("cluster|countkeysinslot")
 def cluster_countkeysinslot(c, argv):
     _cluster(c)
-    slot = _ll(argv[2])
+    slot = parse_ll(argv[2])
     if slot < 0 or slot >= SLOTS:
         raise CommandError("ERR Invalid slot")
     return count_keys_in_slot(_db(c), slot)
@@ -389,8 +384,8 @@ def cluster_countkeysinslot(c, argv):
 @command("cluster|getkeysinslot")
 def cluster_getkeysinslot(c, argv):
     _cluster(c)
-    slot = _ll(argv[2])
-    count = _ll(argv[3])
+    slot = parse_ll(argv[2])
+    count = parse_ll(argv[3])
     if count < 0 or slot < 0 or slot >= SLOTS:
         raise CommandError("ERR Invalid slot or number of keys")
     return keys_in_slot(_db(c), slot, count)
@@ -663,7 +658,7 @@ def cluster_saveconfig(c, argv):
 def cluster_set_config_epoch(c, argv):
     cluster = _cluster(c)
     view = cluster.view
-    epoch = _ll(argv[2])
+    epoch = parse_ll(argv[2])
     if epoch < 0:
         raise CommandError(f"ERR Invalid config epoch specified: {epoch}")
     if len(view.nodes) > 1:

@@ -9,23 +9,18 @@ moment.
 """
 from __future__ import annotations
 
-from ..errors import CommandError, NOT_INTEGER, SYNTAX
+from ..errors import CommandError, SYNTAX
 from ..eviction import lfu_policy_active, set_key_freq, set_key_idle
 from ..keyspace import now_ms
 from ..persistence.rdb import RdbError, dump_payload, restore_payload, verify_payload
-from ..resp import OK, string2ll
+from ..resp import OK
+from .args import parse_ll
 from .registry import command
 
 BUSYKEY = "BUSYKEY Target key name already exists."
 BAD_PAYLOAD = "ERR DUMP payload version or checksum are wrong"
 BAD_DATA = "ERR Bad data format"
 
-
-def _ll(arg: bytes) -> int:
-    v = string2ll(arg)
-    if v is None:
-        raise CommandError(NOT_INTEGER)
-    return v
 
 
 @command("dump")
@@ -50,12 +45,12 @@ def restore(c, argv):
         elif opt == b"absttl":
             absttl = True
         elif opt == b"idletime" and more >= 1 and freq == -1:
-            idle = _ll(argv[j + 1])
+            idle = parse_ll(argv[j + 1])
             if idle < 0:
                 raise CommandError("ERR Invalid IDLETIME value, must be >= 0")
             j += 1
         elif opt == b"freq" and more >= 1 and idle == -1:
-            freq = _ll(argv[j + 1])
+            freq = parse_ll(argv[j + 1])
             if freq < 0 or freq > 255:
                 raise CommandError("ERR Invalid FREQ value, must be >= 0 and <= 255")
             j += 1
@@ -67,7 +62,7 @@ def restore(c, argv):
     state = c.state
     if not replace and db.get(key) is not None:
         raise CommandError(BUSYKEY)
-    ttl = _ll(argv[2])
+    ttl = parse_ll(argv[2])
     if ttl < 0:
         raise CommandError("ERR Invalid TTL value, must be >= 0")
     payload = bytes(argv[3])

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import copy
 
-from ..errors import CommandError, DB_INDEX, INVALID_EXPIRE, NO_SUCH_KEY, NOT_INTEGER, SYNTAX
+from ..errors import CommandError, DB_INDEX, INVALID_EXPIRE, NO_SUCH_KEY, SYNTAX
 from ..glob import GlobPattern
 from ..keyspace import now_ms, type_name
-from ..resp import OK, Simple, string2ll
+from ..resp import OK, Simple
+from .args import parse_ll
 from .registry import command
 
 LLONG_MAX = (1 << 63) - 1
@@ -29,16 +30,10 @@ INVALID_CURSOR = "ERR invalid cursor"
 
 # ------------------------------------------------------------------ helpers
 
-def _parse_ll(arg: bytes) -> int:
-    v = string2ll(arg)
-    if v is None:
-        raise CommandError(NOT_INTEGER)
-    return v
-
 
 def _parse_int(arg: bytes) -> int:
     """getIntFromObjectOrReply: a C int, with Redis's two different errors."""
-    v = _parse_ll(arg)
+    v = parse_ll(arg)
     if not INT_MIN <= v <= INT_MAX:
         raise CommandError("ERR value is out of range, value must between -2147483648 and 2147483647")
     return v
@@ -274,7 +269,7 @@ def scan(c, argv):
         if argc - i < 2 or opt not in (b"count", b"match", b"type"):
             raise CommandError(SYNTAX)
         if opt == b"count":
-            count = _parse_ll(argv[i + 1])
+            count = parse_ll(argv[i + 1])
             if count < 1:
                 raise CommandError(SYNTAX)
         elif opt == b"match":
@@ -355,7 +350,7 @@ def _expire_refused(flags: set, current: int, when: int) -> bool:
 def _expire_generic(c, argv, name: str, relative: bool, seconds: bool):
     key = argv[1]
     flags = _parse_expire_flags(argv)
-    when = _parse_ll(argv[2])
+    when = parse_ll(argv[2])
     if seconds:
         # C's LLONG_MIN / 1000 truncates toward zero
         if when > LLONG_MAX // 1000 or when < -(-LLONG_MIN // 1000):
